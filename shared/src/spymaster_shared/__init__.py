@@ -1,0 +1,1 @@
+"""Spymaster shared core: what several services must compute identically."""

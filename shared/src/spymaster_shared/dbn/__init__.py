@@ -1,0 +1,1 @@
+"""DBN MBO input: records as numpy structured arrays, decoded with databento-dbn."""
