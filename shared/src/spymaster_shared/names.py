@@ -31,9 +31,7 @@ def check_symbol(value: str, what: str = "symbol") -> str:
 
 def check_product_type(value: str, what: str = "product_type") -> str:
     if not isinstance(value, str) or not PRODUCT_TYPE_RE.fullmatch(value):
-        raise InvalidNameError(
-            f"{what} {value!r} must match {PRODUCT_TYPE_RE.pattern}", field=what
-        )
+        raise InvalidNameError(f"{what} {value!r} must match {PRODUCT_TYPE_RE.pattern}", field=what)
     return value
 
 

@@ -23,7 +23,9 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(f"invalid YAML: {where}{getattr(exc, 'problem', exc)}", file=path) from exc
+        raise ConfigError(
+            f"invalid YAML: {where}{getattr(exc, 'problem', exc)}", file=path
+        ) from exc
     if not isinstance(data, dict):
         raise ConfigError("top level must be a mapping", file=path)
     return data

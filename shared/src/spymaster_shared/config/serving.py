@@ -109,7 +109,10 @@ class PublishedServingSpec(BaseModel):
     @staticmethod
     def content_version(serving: ServingSpec, pipeline: PipelineSpec) -> str:
         return "v" + stable_short_hash(
-            {"serving": serving.model_dump(mode="json"), "pipeline": pipeline.model_dump(mode="json")},
+            {
+                "serving": serving.model_dump(mode="json"),
+                "pipeline": pipeline.model_dump(mode="json"),
+            },
             12,
         )
 
