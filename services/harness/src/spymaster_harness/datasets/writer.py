@@ -1,0 +1,214 @@
+"""Generate a dataset: DBN files -> engine core -> parquet, atomically and idempotently.
+
+Atomic: everything is written into a private temp directory beside the final one, fsynced,
+then renamed into place. Two processes generating the same id race only on the rename:
+the loser discards its copy (the content is byte-identical by construction) and verifies
+the winner's. An existing dataset is verified, never regenerated over; a corrupted one is
+refused with a DatasetError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from spymaster_engine.core import FeatureEngine
+from spymaster_harness.datasets.files import (
+    BINS_FILE,
+    CHECKSUMS_FILE,
+    DATA_FILES,
+    GRID_FILE,
+    MANIFEST_FILE,
+    MANIFEST_FORMAT,
+    sha256_file,
+)
+from spymaster_harness.datasets.reader import verify_dataset
+from spymaster_shared.config import PipelineSpec, resolve_engine_config
+from spymaster_shared.config.runtime import EngineConfig
+from spymaster_shared.dbn.reader import iter_mbo, open_mbo
+from spymaster_shared.dbn.sources import capture_files
+from spymaster_shared.grid_frames import GridFrames
+from spymaster_shared.paths import dataset_dir, datasets_dir
+
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 1,
+    "use_dictionary": False,
+    "write_statistics": False,
+}
+
+
+def ensure_dataset(
+    pipeline: PipelineSpec, *, progress: bool = True, data_root: Path | None = None
+) -> str:
+    """The dataset id of ``pipeline``, generating the dataset first if it is missing."""
+    generate_dataset(pipeline, progress=progress, data_root=data_root)
+    return pipeline.dataset_id()
+
+
+def generate_dataset(
+    pipeline: PipelineSpec, *, progress: bool = True, data_root: Path | None = None
+) -> Path:
+    """Write the dataset of ``pipeline`` (idempotent); return its directory."""
+    dataset_id = pipeline.dataset_id()
+    final = dataset_dir(dataset_id, data_root)
+    if final.exists():
+        verify_dataset(final)
+        return final
+    cfg = resolve_engine_config(pipeline)
+    files = capture_files(pipeline.capture, data_root)
+    for f in files:
+        open_mbo(f).instrument_ids(cfg.symbol)  # fails fast on a missing symbol
+    frames, stats = _run(cfg, files, progress)
+
+    parent = datasets_dir(data_root)
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f".tmp-{dataset_id}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        _write(tmp, pipeline, cfg, files, frames, stats)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not final.exists():
+                raise
+            # another process won the race with identical content
+            shutil.rmtree(tmp, ignore_errors=True)
+        _fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    verify_dataset(final)
+    return final
+
+
+def _chunks(cfg: EngineConfig, files: list[Path]) -> Iterator[np.ndarray]:
+    for path in files:
+        for chunk in iter_mbo(path, cfg.symbol):
+            if len(chunk) and int(chunk["ts_event"][0]) >= cfg.capture_end_ns:
+                return
+            yield chunk
+
+
+def _run(cfg: EngineConfig, files: list[Path], progress: bool) -> tuple[GridFrames, dict]:
+    engine = FeatureEngine(cfg)
+    parts: list[GridFrames] = []
+    span = max(cfg.capture_end_ns - cfg.warmup_start_ns, 1)
+    bar = _progress(progress)
+    with bar:
+        task = bar.add_task(f"generate {cfg.pipeline_name}", total=100.0)
+        for chunk in _chunks(cfg, files):
+            parts.append(engine.process(chunk))
+            last = int(chunk["ts_event"][-1]) if len(chunk) else cfg.warmup_start_ns
+            done = min(max(last - cfg.warmup_start_ns, 0) / span, 1.0)
+            bar.update(task, completed=100.0 * done)
+        parts.append(engine.finish())
+        bar.update(task, completed=100.0)
+    frames = GridFrames.concat(parts, cfg.n_grid_rows)
+    return frames, _stats_dict(engine.stats)
+
+
+def _stats_dict(stats: Any) -> dict[str, Any]:
+    if hasattr(stats, "as_dict"):
+        return dict(stats.as_dict())
+    if hasattr(stats, "_asdict"):
+        return dict(stats._asdict())
+    if hasattr(stats, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(stats)
+    return dict(vars(stats))
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def _write(
+    tmp: Path,
+    pipeline: PipelineSpec,
+    cfg: EngineConfig,
+    files: list[Path],
+    frames: GridFrames,
+    stats: dict[str, Any],
+) -> None:
+    pq.write_table(frames.bins_table(), tmp / BINS_FILE, **PARQUET_OPTIONS)
+    pq.write_table(
+        frames.grid_clean_table(), tmp / GRID_FILE, row_group_size=1 << 20, **PARQUET_OPTIONS
+    )
+    n = frames.n_bins
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "dataset_id": pipeline.dataset_id(),
+        "pipeline_name": pipeline.name,
+        "pipeline_code_version": pipeline.pipeline_code_version,
+        "spec": pipeline.model_dump(mode="json"),
+        "engine_config": cfg.model_dump(mode="json"),
+        "instrument": {
+            "product_type": cfg.product_type,
+            "symbol": cfg.symbol,
+            "dt": cfg.dt,
+            "start_time": cfg.start_time,
+            "end_time": cfg.end_time,
+            "tick_size": cfg.tick_size,
+            "bucket_size_dollars": cfg.bucket_size_dollars,
+            "grid_radius_ticks": cfg.grid_radius_ticks,
+            "cell_width_ms": cfg.cell_width_ms,
+        },
+        "source_files": [
+            {"name": f.name, "size": f.stat().st_size, "sha256": sha256_file(f)} for f in files
+        ],
+        "row_counts": {"bins": n, "grid_clean": n * frames.n_rows},
+        "time_range": {
+            "capture_start_ns": cfg.capture_start_ns,
+            "capture_end_ns": cfg.capture_end_ns,
+            "warmup_start_ns": cfg.warmup_start_ns,
+            "first_bin_start_ns": int(frames.bins["bin_start_ns"][0]) if n else None,
+            "last_bin_end_ns": int(frames.bins["bin_end_ns"][-1]) if n else None,
+        },
+        "engine_stats": {k: _jsonable(v) for k, v in sorted(stats.items())},
+    }
+    (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    checksums = {name: sha256_file(tmp / name) for name in DATA_FILES}
+    (tmp / CHECKSUMS_FILE).write_text(json.dumps(checksums, indent=2, sort_keys=True) + "\n")
+    for name in (*DATA_FILES, CHECKSUMS_FILE):
+        _fsync_file(tmp / name)
+    _fsync_dir(tmp)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
