@@ -96,3 +96,17 @@ def nats_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsEndp
 def nats_url(nats_endpoint: NatsEndpoint, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("NATS_URL", nats_endpoint.url)
     return nats_endpoint.url
+
+
+@pytest.fixture(scope="session")
+def short_session(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from tests.bus.sessions import make_short_session
+
+    return make_short_session(tmp_path_factory.mktemp("short"))
+
+
+@pytest.fixture
+def short_env(short_session, nats_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SPYMASTER_CONFIG_ROOT", str(short_session.config_root))
+    monkeypatch.setenv("SPYMASTER_DATA_ROOT", str(short_session.data_root))
+    return short_session

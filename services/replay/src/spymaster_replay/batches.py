@@ -1,0 +1,111 @@
+"""Pure core of replay: which records a session publishes, cut into bus batches, and pacing.
+
+No I/O beyond reading the DBN files through ``spymaster_shared.dbn``; no asyncio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spymaster_shared.bus.streams import MAX_BATCH_BYTES
+from spymaster_shared.config.pipeline import CaptureConfig
+from spymaster_shared.config.runtime import EngineConfig
+from spymaster_shared.dbn.batching import split_batches
+from spymaster_shared.dbn.reader import iter_mbo, open_mbo
+from spymaster_shared.dbn.records import F_LAST, MBO_DTYPE
+from spymaster_shared.dbn.sources import capture_files
+from spymaster_shared.errors import DbnInputError
+
+READ_CHUNK_RECORDS = 1 << 18  # fixed: batch boundaries (and so batch_seq) depend on it
+
+
+def check_capture(capture: CaptureConfig) -> list[Path]:
+    """The capture's files, refusing a missing file or a symbol absent from every file."""
+    files = capture_files(capture)
+    for path in files:
+        ids = open_mbo(path).instrument_ids(capture.symbol)
+        if len(ids):
+            return files
+    raise DbnInputError(f"symbol {capture.symbol!r} is in none of {[str(f) for f in files]}")
+
+
+def event_batches(
+    chunks: Iterable[np.ndarray], max_bytes: int = MAX_BATCH_BYTES
+) -> Iterator[np.ndarray]:
+    """Batches of at most ``max_bytes`` cut right after F_LAST, across chunk boundaries.
+
+    A partial event at the end of a chunk is carried into the next one; an event larger than
+    ``max_bytes`` (a huge snapshot) is cut at ``max_bytes`` since a bus message cannot hold it.
+    """
+    max_records = max(1, max_bytes // MBO_DTYPE.itemsize)
+    carry = np.empty(0, dtype=MBO_DTYPE)
+    for chunk in chunks:
+        records = np.concatenate((carry, chunk)) if len(carry) else chunk
+        last = np.flatnonzero(records["flags"] & F_LAST)
+        if len(last) == 0:
+            carry = records
+            while len(carry) > max_records:  # an oversized event in progress
+                yield carry[:max_records]
+                carry = carry[max_records:]
+            continue
+        end = int(last[-1]) + 1
+        for batch in split_batches(records[:end], max_bytes=max_bytes):
+            for i in range(0, len(batch), max_records):
+                yield batch[i : i + max_records]
+        carry = records[end:]
+    if len(carry):
+        for i in range(0, len(carry), max_records):
+            yield carry[i : i + max_records]
+
+
+def capture_records(files: list[Path], cfg: EngineConfig) -> Iterator[np.ndarray]:
+    """Records of the capture's symbol from the file start (the book needs the snapshot) to
+    the first event at or after the capture end, inclusive (that event closes the last bin)."""
+    end_ns = cfg.capture_end_ns
+    for path in files:
+        for chunk in iter_mbo(path, cfg.symbol, chunk_records=READ_CHUNK_RECORDS):
+            late = np.flatnonzero(chunk["ts_event"] >= np.uint64(end_ns))
+            if len(late) == 0:
+                yield chunk
+                continue
+            closing = np.flatnonzero(chunk["flags"][late[0] :] & F_LAST)
+            stop = int(late[0] + closing[0]) + 1 if len(closing) else len(chunk)
+            yield chunk[:stop]
+            if len(closing):
+                return
+
+
+@dataclass
+class Pacer:
+    """Wall-clock pacing by ``ts_event``: ``speed`` x real time from the capture start.
+
+    Records before the capture start (warmup and the snapshot before it) are not paced.
+    ``speed == 0`` never waits.
+    """
+
+    speed: float
+    capture_start_ns: int
+    anchor_wall: float | None = None
+    anchor_ts: int = 0
+
+    def delay(self, ts_event: int, now: float) -> float:
+        """Seconds to wait before publishing a batch whose last record has ``ts_event``."""
+        if self.speed <= 0 or ts_event < self.capture_start_ns:
+            return 0.0
+        if self.anchor_wall is None:
+            self.anchor_wall, self.anchor_ts = now, max(self.capture_start_ns, 0)
+            self.anchor_ts = self.capture_start_ns
+        due = self.anchor_wall + (ts_event - self.anchor_ts) / 1e9 / self.speed
+        return max(0.0, due - now)
+
+
+def warmup_progress(ts_event: int, first_ts: int, capture_start_ns: int) -> float:
+    """Fraction of the pre-capture records already published, in [0, 1]."""
+    span = capture_start_ns - first_ts
+    if span <= 0:
+        return 1.0
+    return float(min(1.0, max(0.0, (ts_event - first_ts) / span)))

@@ -1,0 +1,48 @@
+"""Pure replay core: event batches across chunks, capture cut, pacing. No bus."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spymaster_replay.batches import Pacer, event_batches, warmup_progress
+from spymaster_shared.dbn.records import F_LAST, MBO_DTYPE
+
+
+def _records(flags: list[int]) -> np.ndarray:
+    r = np.zeros(len(flags), dtype=MBO_DTYPE)
+    r["flags"] = flags
+    r["ts_event"] = np.arange(len(flags))
+    return r
+
+
+def test_batches_end_after_f_last_across_chunks() -> None:
+    rng = np.random.default_rng(3)
+    flags = [F_LAST if x else 0 for x in rng.random(5000) < 0.3]
+    flags[-1] = F_LAST
+    recs = _records(flags)
+    chunks = [recs[i : i + 333] for i in range(0, len(recs), 333)]
+    batches = list(event_batches(chunks, max_bytes=56 * 100))
+    assert np.array_equal(np.concatenate(batches)["ts_event"], recs["ts_event"])
+    for b in batches:
+        assert len(b) <= 100
+        assert b["flags"][-1] & F_LAST
+
+
+def test_oversized_event_is_cut_and_tail_kept() -> None:
+    recs = _records([0] * 250 + [F_LAST] + [0] * 5)
+    batches = list(event_batches([recs[:120], recs[120:]], max_bytes=56 * 100))
+    assert [len(b) for b in batches] == [100, 100, 51, 5]
+    assert np.array_equal(np.concatenate(batches)["ts_event"], recs["ts_event"])
+
+
+def test_pacer_waits_only_after_capture_start() -> None:
+    p = Pacer(speed=2.0, capture_start_ns=1_000_000_000)
+    assert p.delay(500, now=10.0) == 0.0  # warmup: as fast as possible
+    assert p.delay(1_000_000_000, now=10.0) == 0.0  # anchors
+    assert abs(p.delay(3_000_000_000, now=10.5) - 0.5) < 1e-9  # 2 s of events at 2x = 1 s
+    assert Pacer(speed=0.0, capture_start_ns=0).delay(10**18, now=0.0) == 0.0
+
+
+def test_warmup_progress() -> None:
+    assert warmup_progress(5, 0, 10) == 0.5
+    assert warmup_progress(50, 0, 10) == 1.0
