@@ -1,0 +1,1086 @@
+"""Numba kernels of the engine: order table, book, feature chain, bin close. Kernels only.
+
+Units: prices are int64 in 1e-9 units; a *bucket* is ``price // bucket_price_int`` (floor);
+a *slot* is ``bucket - anchor`` in ``[0, n_ticks)``; times are int64 ns of event time and
+rates ``lam`` are in 1/s. Formulas and conventions: ``docs/engine.md``.
+State slot numbers come from :mod:`spymaster_engine.core.layout`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from spymaster_engine.core.layout import (
+    CF_BAND,
+    CF_C1,
+    CF_C2,
+    CF_C3,
+    CF_C4,
+    CF_C5,
+    CF_C6,
+    CF_C7,
+    CF_EPS,
+    G_ADD,
+    G_ASK,
+    G_BID,
+    G_FILL,
+    G_PULL,
+    HT_EMPTY,
+    HT_TOMB,
+    HV_INSTRUMENT,
+    HV_PENDING_FILL,
+    HV_PRICE,
+    HV_SIDE,
+    HV_SIZE,
+    IP_BUCKET,
+    IP_CAPTURE_START,
+    IP_CELL_NS,
+    IP_FIRST_SEQ,
+    IP_MARGIN,
+    IP_N_BINS,
+    IP_RADIUS,
+    MAX_PUBLISHERS,
+    O_A0,
+    O_ADD_MASS,
+    O_COMPOSITE,
+    O_D1,
+    O_J0,
+    O_PRESSURE,
+    O_REST,
+    O_V0,
+    O_VACUUM,
+    SC_ANCHOR,
+    SC_ANCHORED,
+    SC_BEST_ASK,
+    SC_BEST_BID,
+    SC_BIN_EVENTS,
+    SC_CLOCK,
+    SC_EVENT_ID,
+    SC_EVENT_TIMED,
+    SC_HAS_PREV_ASK,
+    SC_HAS_PREV_BID,
+    SC_HAS_SPOT,
+    SC_HIST_POS,
+    SC_HT_TOMB,
+    SC_HT_USED,
+    SC_IN_EVENT,
+    SC_N_HIST,
+    SC_OPEN_SEQ,
+    SC_OUT_ASK,
+    SC_OUT_BID,
+    SC_OUT_TRY_ASK,
+    SC_OUT_TRY_BID,
+    SC_PREV_ASK,
+    SC_PREV_BID,
+    SC_SPOT,
+    SC_STARTED,
+    ST_ADDS,
+    ST_BAD_PRICES,
+    ST_BAD_PUB,
+    ST_BAD_SIDES,
+    ST_BINS_CLOSED,
+    ST_BINS_EMITTED,
+    ST_CANCELS,
+    ST_CLEARS,
+    ST_CROSSED,
+    ST_DUP_ADDS,
+    ST_EVENTS,
+    ST_FILL_MATCHED,
+    ST_FILLS,
+    ST_MODIFIES,
+    ST_ORPHANS,
+    ST_OUT_OF_RANGE,
+    ST_REANCHORS,
+    ST_RECORDS,
+    ST_SNAPSHOTS,
+    ST_TOB,
+    ST_TRADES,
+)
+
+UNDEF_PRICE = np.iinfo(np.int64).max
+F_LAST = 128
+F_TOB = 64
+F_SNAPSHOT = 32
+A_ADD = 65  # 'A'
+A_CANCEL = 67  # 'C'
+A_MODIFY = 77  # 'M'
+A_CLEAR = 82  # 'R'
+A_TRADE = 84  # 'T'
+A_FILL = 70  # 'F'
+S_ASK = 65  # 'A'
+S_BID = 66  # 'B'
+SD_BID = 0  # depth column / side index
+SD_ASK = 1
+
+_H1 = np.uint64(0xFF51AFD7ED558CCD)
+_H2 = np.uint64(0xC4CEB9FE1A85EC53)
+_S33 = np.uint64(33)
+_S48 = np.uint64(48)
+
+
+# --------------------------------------------------------------------------------------
+# order table: open addressing (linear probing) keyed by (publisher_id, order_id)
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def ht_hash(pub: int, oid: np.uint64, mask: int) -> int:
+    """Home slot of key (pub, oid): murmur3 fmix64 of ``oid XOR (pub << 48)``, AND ``mask``."""
+    h = np.uint64(oid) ^ (np.uint64(pub) << _S48)
+    h ^= h >> _S33
+    h *= _H1
+    h ^= h >> _S33
+    h *= _H2
+    h ^= h >> _S33
+    return np.int64(h & np.uint64(mask))
+
+
+@njit(cache=True)
+def ht_find(ht_pub: np.ndarray, ht_oid: np.ndarray, pub: int, oid: np.uint64) -> int:
+    """Slot holding key (pub, oid), or -1. Probes from the home slot to the first empty slot."""
+    mask = ht_pub.shape[0] - 1
+    i = ht_hash(pub, oid, mask)
+    while True:
+        p = ht_pub[i]
+        if p == HT_EMPTY:
+            return -1
+        if p == pub and ht_oid[i] == oid:
+            return i
+        i = (i + 1) & mask
+
+
+@njit(cache=True)
+def ht_insert(ht_pub: np.ndarray, ht_oid: np.ndarray, sc: np.ndarray, pub: int, oid) -> int:
+    """Slot for a new key (pub, oid) known to be absent: first empty or tombstone slot.
+
+    The caller guarantees a free slot exists (load factor kept <= 1/2 by the Python layer).
+    """
+    mask = ht_pub.shape[0] - 1
+    i = ht_hash(pub, oid, mask)
+    while ht_pub[i] >= 0:
+        i = (i + 1) & mask
+    if ht_pub[i] == HT_TOMB:
+        sc[SC_HT_TOMB] -= 1
+    ht_pub[i] = pub
+    ht_oid[i] = oid
+    sc[SC_HT_USED] += 1
+    return i
+
+
+@njit(cache=True)
+def ht_rehash(
+    old_pub: np.ndarray,
+    old_oid: np.ndarray,
+    old_val: np.ndarray,
+    new_pub: np.ndarray,
+    new_oid: np.ndarray,
+    new_val: np.ndarray,
+) -> int:
+    """Copy live entries into an empty (all ``HT_EMPTY``) power-of-two table; returns count."""
+    mask = new_pub.shape[0] - 1
+    n = 0
+    for s in range(old_pub.shape[0]):
+        if old_pub[s] >= 0:
+            i = ht_hash(old_pub[s], old_oid[s], mask)
+            while new_pub[i] != HT_EMPTY:
+                i = (i + 1) & mask
+            new_pub[i] = old_pub[s]
+            new_oid[i] = old_oid[s]
+            for c in range(old_val.shape[1]):
+                new_val[i, c] = old_val[s, c]
+            n += 1
+    return n
+
+
+# --------------------------------------------------------------------------------------
+# the derivative chain in modal coordinates
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def chain_propagate(y: np.ndarray, t_last: np.ndarray, s: int, t: int, lam: np.ndarray) -> None:
+    """Advance tick ``s`` from ``t_last[s]`` to ``t`` (ns): ``y[s,g,m] *= exp(lam_m dt)``.
+
+    ``dt = (t - t_last) * 1e-9`` s. Mass groups (add, pull, fill) use all four rates
+    ``lam = (-1/tau_q, -1/tau_v, -1/tau_a, -1/tau_j)``; depth groups (bid, ask) have rate 0
+    in their q mode (no decay), so only v, a, j modes decay.
+    """
+    dt_ns = t - t_last[s]
+    if dt_ns <= 0:
+        return
+    dt = dt_ns * 1e-9
+    eq = math.exp(lam[0] * dt)
+    ev = math.exp(lam[1] * dt)
+    ea = math.exp(lam[2] * dt)
+    ej = math.exp(lam[3] * dt)
+    for g in range(3):
+        y[s, g, 0] *= eq
+        y[s, g, 1] *= ev
+        y[s, g, 2] *= ea
+        y[s, g, 3] *= ej
+    for g in range(3, 5):
+        y[s, g, 1] *= ev
+        y[s, g, 2] *= ea
+        y[s, g, 3] *= ej
+    t_last[s] = t
+
+
+@njit(cache=True)
+def chain_impulse(y: np.ndarray, s: int, g: int, dq: float, b: np.ndarray) -> None:
+    """Jump of quantity ``dq`` in group ``g`` of tick ``s``: ``y[s,g,:] += dq * b``.
+
+    ``b = V^-1 (1, 1/tau_v, 1/(tau_v tau_a), 1/(tau_v tau_a tau_j))`` is the modal image of
+    the impulse; ``dq`` is in size units (contracts/shares).
+    """
+    for m in range(4):
+        y[s, g, m] += dq * b[m]
+
+
+@njit(cache=True)
+def chain_evaluate(
+    y: np.ndarray,
+    t_last: np.ndarray,
+    s: int,
+    t: int,
+    lam: np.ndarray,
+    v_mass: np.ndarray,
+    v_depth: np.ndarray,
+    x: np.ndarray,
+) -> None:
+    """Read tick ``s`` at time ``t`` >= t_last[s] without mutating it: ``x[g] = V_g (e * y[s,g])``.
+
+    ``e_m = exp(lam_m dt)`` (``e_0 = 1`` for depth groups). ``x[g] = (q, v, a, j)`` in size
+    units and size units per s, per s^2, per s^3.
+    """
+    dt = (t - t_last[s]) * 1e-9
+    eq = math.exp(lam[0] * dt)
+    ev = math.exp(lam[1] * dt)
+    ea = math.exp(lam[2] * dt)
+    ej = math.exp(lam[3] * dt)
+    for g in range(5):
+        if g < 3:
+            z0 = y[s, g, 0] * eq
+            vm = v_mass
+        else:
+            z0 = y[s, g, 0]
+            vm = v_depth
+        z1 = y[s, g, 1] * ev
+        z2 = y[s, g, 2] * ea
+        z3 = y[s, g, 3] * ej
+        x[g, 0] = vm[0, 0] * z0
+        x[g, 1] = vm[1, 0] * z0 + vm[1, 1] * z1
+        x[g, 2] = vm[2, 0] * z0 + vm[2, 1] * z1 + vm[2, 2] * z2
+        x[g, 3] = vm[3, 0] * z0 + vm[3, 1] * z1 + vm[3, 2] * z2 + vm[3, 3] * z3
+
+
+@njit(cache=True)
+def force_composite(x: np.ndarray, coef: np.ndarray) -> tuple[float, float, float]:
+    """Pressure, vacuum and composite of one cell from its chain values ``x[g, (q,v,a,j)]``.
+
+    P = c1 v_add + c2 max(v_rest, 0) + c3 max(a_add, 0);
+    V = c4 v_pull + c5 v_fill + c6 max(-v_rest, 0) + c7 max(a_pull, 0);
+    composite = (P - V) / (|P| + |V| + eps), with v_rest = v_bid + v_ask.
+    """
+    v_rest = x[G_BID, 1] + x[G_ASK, 1]
+    p = (
+        coef[CF_C1] * x[G_ADD, 1]
+        + coef[CF_C2] * max(v_rest, 0.0)
+        + coef[CF_C3] * max(x[G_ADD, 2], 0.0)
+    )
+    v = (
+        coef[CF_C4] * x[G_PULL, 1]
+        + coef[CF_C5] * x[G_FILL, 1]
+        + coef[CF_C6] * max(-v_rest, 0.0)
+        + coef[CF_C7] * max(x[G_PULL, 2], 0.0)
+    )
+    return p, v, (p - v) / (abs(p) + abs(v) + coef[CF_EPS])
+
+
+@njit(cache=True)
+def spectrum_update(
+    comp: np.ndarray,
+    hist: np.ndarray,
+    sums: np.ndarray,
+    prev: np.ndarray,
+    windows: np.ndarray,
+    weights: np.ndarray,
+    n_hist: int,
+    pos: int,
+    out: np.ndarray,
+) -> None:
+    """Push one bin's composite row ``comp[r]`` and write smoothed S, d1, d2, d3 into ``out``.
+
+    mean_w[r] = mean of the last min(w, n_hist+1) composites of row r (this bin included);
+    S = sum_w weight_w mean_w / sum_w weight_w; d1 = S - S_prev, d2 = d1 - d1_prev,
+    d3 = d2 - d2_prev (previous values start at 0). ``hist`` is a ring of max(windows) rows
+    (next write row ``pos``), ``sums[w, r]`` the running window sums, ``prev = (S, d1, d2)``.
+    """
+    depth = hist.shape[0]
+    wsum = 0.0
+    for wi in range(windows.shape[0]):
+        wsum += weights[wi]
+    for r in range(comp.shape[0]):
+        c = comp[r]
+        smooth = 0.0
+        for wi in range(windows.shape[0]):
+            w = windows[wi]
+            sums[wi, r] += c
+            if n_hist >= w:
+                sums[wi, r] -= hist[(pos - w) % depth, r]
+            cnt = n_hist + 1 if n_hist + 1 < w else w
+            smooth += weights[wi] * (sums[wi, r] / cnt)
+        smooth /= wsum
+        d1 = smooth - prev[0, r]
+        d2 = d1 - prev[1, r]
+        d3 = d2 - prev[2, r]
+        prev[0, r] = smooth
+        prev[1, r] = d1
+        prev[2, r] = d2
+        out[0, r] = d1
+        out[1, r] = d2
+        out[2, r] = d3
+        hist[pos, r] = c
+
+
+@njit(cache=True)
+def state5(k: int, composite: float, band: float) -> int:
+    """State code of a cell: |c| < band -> 0; k >= 0 (at/above spot): c < 0 -> 2 bull_vacuum,
+    c > 0 -> -1 bear_pressure; k < 0 (below): c > 0 -> 1 bull_pressure, c < 0 -> -2 bear_vacuum.
+    """
+    if abs(composite) < band or composite == 0.0:
+        return 0
+    if k >= 0:
+        return 2 if composite < 0.0 else -1
+    return 1 if composite > 0.0 else -2
+
+
+# --------------------------------------------------------------------------------------
+# book
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def resolve_best(sc: np.ndarray, depth: np.ndarray) -> None:
+    """Tighten the lazy best slots: best bid = highest slot with bid depth > 0 at or below
+    SC_BEST_BID (-1 if none); best ask = lowest slot with ask depth > 0 at or above
+    SC_BEST_ASK (n_ticks if none). Adds only ever move the bounds outward, so this is exact.
+    """
+    n = depth.shape[0]
+    b = sc[SC_BEST_BID]
+    while b >= 0 and depth[b, SD_BID] <= 0:
+        b -= 1
+    sc[SC_BEST_BID] = b
+    a = sc[SC_BEST_ASK]
+    while a < n and depth[a, SD_ASK] <= 0:
+        a += 1
+    sc[SC_BEST_ASK] = a
+
+
+@njit(cache=True)
+def book_change(
+    bucket: int,
+    sd: int,
+    delta: int,
+    flow: bool,
+    sc: np.ndarray,
+    stats: np.ndarray,
+    depth: np.ndarray,
+    y: np.ndarray,
+    t_last: np.ndarray,
+    last_ev: np.ndarray,
+    lam: np.ndarray,
+    b_depth: np.ndarray,
+) -> None:
+    """Resting size at absolute ``bucket`` on side ``sd`` changes by ``delta`` (size units).
+
+    In the array: depth[slot, sd] += delta, best bounds widen on adds, last_ev[slot] = event
+    id and, when ``flow``, a depth impulse of ``delta`` at the clock. Outside: counted in
+    ``out_of_range`` and in the outside-quantity totals used for re-anchoring.
+    """
+    s = bucket - sc[SC_ANCHOR]
+    if s < 0 or s >= depth.shape[0]:
+        stats[ST_OUT_OF_RANGE] += 1
+        sc[SC_OUT_BID + sd] += delta
+        return
+    depth[s, sd] += delta
+    if delta > 0:
+        if sd == SD_BID:
+            if s > sc[SC_BEST_BID]:
+                sc[SC_BEST_BID] = s
+        elif s < sc[SC_BEST_ASK]:
+            sc[SC_BEST_ASK] = s
+    last_ev[s] = sc[SC_EVENT_ID]
+    if flow:
+        chain_propagate(y, t_last, s, sc[SC_CLOCK], lam)
+        chain_impulse(y, s, G_BID + sd, float(delta), b_depth)
+
+
+@njit(cache=True)
+def mass_flow(
+    bucket: int,
+    g: int,
+    qty: int,
+    sc: np.ndarray,
+    y: np.ndarray,
+    t_last: np.ndarray,
+    last_ev: np.ndarray,
+    lam: np.ndarray,
+    b_mass: np.ndarray,
+) -> None:
+    """Impulse of ``qty`` (size units) into mass group ``g`` (add/pull/fill) at ``bucket``."""
+    s = bucket - sc[SC_ANCHOR]
+    if s < 0 or s >= y.shape[0] or qty == 0:
+        return
+    chain_propagate(y, t_last, s, sc[SC_CLOCK], lam)
+    chain_impulse(y, s, g, float(qty), b_mass)
+    last_ev[s] = sc[SC_EVENT_ID]
+
+
+@njit(cache=True)
+def reanchor(
+    center: int,
+    sc: np.ndarray,
+    stats: np.ndarray,
+    ip: np.ndarray,
+    ht_pub: np.ndarray,
+    ht_val: np.ndarray,
+    tob: np.ndarray,
+    depth: np.ndarray,
+    y: np.ndarray,
+    t_last: np.ndarray,
+    last_ev: np.ndarray,
+) -> None:
+    """Move the tick array so absolute bucket ``center`` sits at slot n//2.
+
+    Per-tick feature state follows its absolute price (shifted by d = new - old anchor);
+    ticks entering the array start from zero state at the clock. Depth and the outside
+    totals are rebuilt from the order table and F_TOB levels (no impulses).
+    """
+    n = depth.shape[0]
+    new_anchor = center - n // 2
+    d = new_anchor - sc[SC_ANCHOR]
+    if d == 0:
+        return
+    clock = sc[SC_CLOCK]
+    if d > 0:
+        rng = range(n)
+    else:
+        rng = range(n - 1, -1, -1)
+    for s in rng:
+        src = s + d
+        if 0 <= src < n:
+            y[s] = y[src]
+            t_last[s] = t_last[src]
+            last_ev[s] = last_ev[src]
+        else:
+            y[s] = 0.0
+            t_last[s] = clock
+            last_ev[s] = 0
+    sc[SC_ANCHOR] = new_anchor
+    rebuild_depth(sc, ip, ht_pub, ht_val, tob, depth)
+    stats[ST_REANCHORS] += 1
+
+
+@njit(cache=True)
+def rebuild_depth(
+    sc: np.ndarray,
+    ip: np.ndarray,
+    ht_pub: np.ndarray,
+    ht_val: np.ndarray,
+    tob: np.ndarray,
+    depth: np.ndarray,
+) -> None:
+    """depth[slot, side] = sum of live order sizes (and F_TOB levels) per slot; outside
+    quantities summed into SC_OUT_BID/ASK; best slots recomputed."""
+    n = depth.shape[0]
+    bucket = ip[IP_BUCKET]
+    anchor = sc[SC_ANCHOR]
+    depth[:] = 0
+    sc[SC_OUT_BID] = 0
+    sc[SC_OUT_ASK] = 0
+    for i in range(ht_pub.shape[0]):
+        if ht_pub[i] >= 0:
+            s = ht_val[i, HV_PRICE] // bucket - anchor
+            sd = ht_val[i, HV_SIDE]
+            if 0 <= s < n:
+                depth[s, sd] += ht_val[i, HV_SIZE]
+            else:
+                sc[SC_OUT_BID + sd] += ht_val[i, HV_SIZE]
+    for p in range(tob.shape[0]):
+        for sd in range(2):
+            if tob[p, sd, 1] > 0:
+                s = tob[p, sd, 0] // bucket - anchor
+                if 0 <= s < n:
+                    depth[s, sd] += tob[p, sd, 1]
+                else:
+                    sc[SC_OUT_BID + sd] += tob[p, sd, 1]
+    sc[SC_BEST_BID] = n - 1
+    sc[SC_BEST_ASK] = 0
+    resolve_best(sc, depth)
+
+
+@njit(cache=True)
+def true_best_buckets(
+    ip: np.ndarray, ht_pub: np.ndarray, ht_val: np.ndarray, tob: np.ndarray
+) -> tuple[bool, int, bool, int]:
+    """Best bid / ask absolute buckets over every live order and F_TOB level (array or not)."""
+    bucket = ip[IP_BUCKET]
+    has_b = False
+    has_a = False
+    bb = 0
+    ba = 0
+    for i in range(ht_pub.shape[0]):
+        if ht_pub[i] >= 0 and ht_val[i, HV_SIZE] > 0:
+            b = ht_val[i, HV_PRICE] // bucket
+            if ht_val[i, HV_SIDE] == SD_BID:
+                if not has_b or b > bb:
+                    bb = b
+                    has_b = True
+            elif not has_a or b < ba:
+                ba = b
+                has_a = True
+    for p in range(tob.shape[0]):
+        if tob[p, SD_BID, 1] > 0:
+            b = tob[p, SD_BID, 0] // bucket
+            if not has_b or b > bb:
+                bb = b
+                has_b = True
+        if tob[p, SD_ASK, 1] > 0:
+            b = tob[p, SD_ASK, 0] // bucket
+            if not has_a or b < ba:
+                ba = b
+                has_a = True
+    return has_b, bb, has_a, ba
+
+
+# --------------------------------------------------------------------------------------
+# the main kernel
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def close_bin(
+    n_out: int,
+    sc: np.ndarray,
+    stats: np.ndarray,
+    ip: np.ndarray,
+    coef: np.ndarray,
+    lam: np.ndarray,
+    v_mass: np.ndarray,
+    v_depth: np.ndarray,
+    windows: np.ndarray,
+    weights: np.ndarray,
+    depth: np.ndarray,
+    y: np.ndarray,
+    t_last: np.ndarray,
+    last_ev: np.ndarray,
+    spec_hist: np.ndarray,
+    spec_sums: np.ndarray,
+    spec_prev: np.ndarray,
+    out_f8: np.ndarray,
+    out_i4: np.ndarray,
+    out_i1: np.ndarray,
+    out_i8: np.ndarray,
+    out_bin_i8: np.ndarray,
+    out_bin_f8: np.ndarray,
+    out_bin_b: np.ndarray,
+) -> int:
+    """Close the open bin [start, end) at ``end`` and, if bin_seq >= 0, write it to row
+    ``n_out`` of the outputs. Returns the new ``n_out``.
+
+    Spot = round-half-up((best_bid_slot + best_ask_slot) / 2) when both sides exist and
+    bid <= ask (book_valid), else the previous spot. Row r is k = r - R, absolute bucket
+    spot + k. Cell values: chain read at ``end``; depths from the book; composite into the
+    spectrum; labels from best moves since the previous bin.
+    """
+    n = depth.shape[0]
+    radius = ip[IP_RADIUS]
+    rows = 2 * radius + 1
+    bucket = ip[IP_BUCKET]
+    seq = sc[SC_OPEN_SEQ]
+    start = ip[IP_CAPTURE_START] + seq * ip[IP_CELL_NS]
+    end = start + ip[IP_CELL_NS]
+    emit = seq >= 0
+    resolve_best(sc, depth)
+    anchor = sc[SC_ANCHOR]
+    bid = sc[SC_BEST_BID]
+    ask = sc[SC_BEST_ASK]
+    has_bid = bid >= 0
+    has_ask = ask < n
+    valid = has_bid and has_ask and bid <= ask
+    if valid:
+        sc[SC_SPOT] = anchor + (bid + ask + 1) // 2
+        sc[SC_HAS_SPOT] = 1
+    has_spot = sc[SC_HAS_SPOT] == 1
+    spot = sc[SC_SPOT]
+
+    # labels (per bin, broadcast to every row)
+    ask_move = 0
+    bid_move = 0
+    if has_ask and sc[SC_HAS_PREV_ASK] == 1:
+        ask_move = anchor + ask - sc[SC_PREV_ASK]
+    if has_bid and sc[SC_HAS_PREV_BID] == 1:
+        bid_move = anchor + bid - sc[SC_PREV_BID]
+    ask_sign = (ask_move > 0) - (ask_move < 0)
+    bid_sign = (bid_move > 0) - (bid_move < 0)
+    micro = (ask_sign + 1) * 3 + (bid_sign + 1)
+    chase_up = 1 if (ask_move > 0 and bid_move > 0) else 0
+    chase_down = 1 if (ask_move < 0 and bid_move < 0) else 0
+
+    x = np.zeros((5, 4))
+    comp = np.zeros(rows)
+    pres = np.zeros(rows)
+    vac = np.zeros(rows)
+    for r in range(rows):
+        s = spot - radius + r - anchor
+        if not has_spot or s < 0 or s >= n:
+            if emit:
+                for c in range(out_f8.shape[0]):
+                    out_f8[c, n_out, r] = 0.0
+                out_i8[0, n_out, r] = 0
+            continue
+        chain_evaluate(y, t_last, s, end, lam, v_mass, v_depth, x)
+        p, v, cmp = force_composite(x, coef)
+        comp[r] = cmp
+        pres[r] = p
+        vac[r] = v
+        if emit:
+            bd = float(depth[s, SD_BID])
+            ad = float(depth[s, SD_ASK])
+            out_f8[O_ADD_MASS, n_out, r] = x[G_ADD, 0]
+            out_f8[O_ADD_MASS + 1, n_out, r] = x[G_PULL, 0]
+            out_f8[O_ADD_MASS + 2, n_out, r] = x[G_FILL, 0]
+            out_f8[O_REST, n_out, r] = bd + ad
+            out_f8[O_REST + 1, n_out, r] = bd
+            out_f8[O_REST + 2, n_out, r] = ad
+            for m, o in ((1, O_V0), (2, O_A0), (3, O_J0)):
+                out_f8[o, n_out, r] = x[G_ADD, m]
+                out_f8[o + 1, n_out, r] = x[G_PULL, m]
+                out_f8[o + 2, n_out, r] = x[G_FILL, m]
+                out_f8[o + 3, n_out, r] = x[G_BID, m] + x[G_ASK, m]
+                out_f8[o + 4, n_out, r] = x[G_BID, m]
+                out_f8[o + 5, n_out, r] = x[G_ASK, m]
+            out_i8[0, n_out, r] = last_ev[s]
+
+    d = np.empty((3, rows))
+    spectrum_update(
+        comp, spec_hist, spec_sums, spec_prev, windows, weights,
+        sc[SC_N_HIST], sc[SC_HIST_POS], d,
+    )  # fmt: skip
+    sc[SC_N_HIST] += 1
+    sc[SC_HIST_POS] = (sc[SC_HIST_POS] + 1) % spec_hist.shape[0]
+
+    if emit:
+        band = coef[CF_BAND]
+        for r in range(rows):
+            k = r - radius
+            out_f8[O_PRESSURE, n_out, r] = pres[r]
+            out_f8[O_VACUUM, n_out, r] = vac[r]
+            out_f8[O_COMPOSITE, n_out, r] = comp[r]
+            out_f8[O_D1, n_out, r] = d[0, r]
+            out_f8[O_D1 + 1, n_out, r] = d[1, r]
+            out_f8[O_D1 + 2, n_out, r] = d[2, r]
+            out_i4[0, n_out, r] = k
+            out_i4[1, n_out, r] = ask_move
+            out_i4[2, n_out, r] = bid_move
+            out_i1[0, n_out, r] = ask_sign
+            out_i1[1, n_out, r] = bid_sign
+            out_i1[2, n_out, r] = micro
+            out_i1[3, n_out, r] = state5(k, comp[r], band)
+            out_i1[4, n_out, r] = chase_up
+            out_i1[5, n_out, r] = chase_down
+        out_bin_i8[0, n_out] = end
+        out_bin_i8[1, n_out] = seq
+        out_bin_i8[2, n_out] = start
+        out_bin_i8[3, n_out] = end
+        out_bin_i8[4, n_out] = sc[SC_BIN_EVENTS]
+        out_bin_i8[5, n_out] = sc[SC_EVENT_ID]
+        out_bin_i8[6, n_out] = spot * bucket if has_spot else 0
+        out_bin_i8[7, n_out] = (anchor + bid) * bucket if has_bid else 0
+        out_bin_i8[8, n_out] = (anchor + ask) * bucket if has_ask else 0
+        out_bin_f8[0, n_out] = (anchor * 2 + bid + ask) * bucket * 0.5e-9 if valid else 0.0
+        out_bin_b[0, n_out] = valid
+        stats[ST_BINS_EMITTED] += 1
+        n_out += 1
+
+    sc[SC_HAS_PREV_BID] = 1 if has_bid else 0
+    sc[SC_PREV_BID] = anchor + bid
+    sc[SC_HAS_PREV_ASK] = 1 if has_ask else 0
+    sc[SC_PREV_ASK] = anchor + ask
+    sc[SC_BIN_EVENTS] = 0
+    sc[SC_OPEN_SEQ] = seq + 1
+    stats[ST_BINS_CLOSED] += 1
+    return n_out
+
+
+@njit(cache=True)
+def remove_qty(
+    slot: int,
+    r: int,
+    flow: bool,
+    sc: np.ndarray,
+    stats: np.ndarray,
+    ip: np.ndarray,
+    ht_pub: np.ndarray,
+    ht_val: np.ndarray,
+    depth: np.ndarray,
+    y: np.ndarray,
+    t_last: np.ndarray,
+    last_ev: np.ndarray,
+    lam: np.ndarray,
+    b_mass: np.ndarray,
+    b_depth: np.ndarray,
+) -> None:
+    """Remove ``r`` (0 < r <= size) from the order in ``slot``: the part covered by the
+    order's pending fill quantity (from preceding F records) is a fill, the rest a pull;
+    the order is deleted when its size reaches 0."""
+    bkt = ht_val[slot, HV_PRICE] // ip[IP_BUCKET]
+    sd = ht_val[slot, HV_SIDE]
+    filled = min(r, ht_val[slot, HV_PENDING_FILL])
+    ht_val[slot, HV_PENDING_FILL] -= filled
+    stats[ST_FILL_MATCHED] += filled
+    book_change(bkt, sd, -r, flow, sc, stats, depth, y, t_last, last_ev, lam, b_depth)
+    if flow:
+        mass_flow(bkt, G_PULL, r - filled, sc, y, t_last, last_ev, lam, b_mass)
+    ht_val[slot, HV_SIZE] -= r
+    if ht_val[slot, HV_SIZE] <= 0:
+        ht_pub[slot] = HT_TOMB
+        sc[SC_HT_USED] -= 1
+        sc[SC_HT_TOMB] += 1
+
+
+@njit(cache=True)
+def process_records(
+    ts_event: np.ndarray,
+    order_id: np.ndarray,
+    price: np.ndarray,
+    size: np.ndarray,
+    publisher_id: np.ndarray,
+    instrument_id: np.ndarray,
+    flags: np.ndarray,
+    action: np.ndarray,
+    side: np.ndarray,
+    start: int,
+    finish: bool,
+    sc: np.ndarray,
+    stats: np.ndarray,
+    ip: np.ndarray,
+    coef: np.ndarray,
+    lam: np.ndarray,
+    v_mass: np.ndarray,
+    v_depth: np.ndarray,
+    b_mass: np.ndarray,
+    b_depth: np.ndarray,
+    windows: np.ndarray,
+    weights: np.ndarray,
+    ht_pub: np.ndarray,
+    ht_oid: np.ndarray,
+    ht_val: np.ndarray,
+    depth: np.ndarray,
+    y: np.ndarray,
+    t_last: np.ndarray,
+    last_ev: np.ndarray,
+    tob: np.ndarray,
+    spec_hist: np.ndarray,
+    spec_sums: np.ndarray,
+    spec_prev: np.ndarray,
+    out_f8: np.ndarray,
+    out_i4: np.ndarray,
+    out_i1: np.ndarray,
+    out_i8: np.ndarray,
+    out_bin_i8: np.ndarray,
+    out_bin_f8: np.ndarray,
+    out_bin_b: np.ndarray,
+) -> tuple[int, int]:
+    """Apply records ``start..`` in order, closing bins on event boundaries; returns
+    (next record index, bins written). Stops early, before a record, when the output rows
+    are full; with ``finish`` closes every remaining bin of the capture window at the end.
+
+    Event time t = max(clock, ts_event of the event's first non-snapshot record) (ns); a
+    bin [s, e) closes before that record when t >= e. Records before the feature start T0
+    (first bin boundary >= warmup start) and F_SNAPSHOT records change the book only.
+    """
+    n = depth.shape[0]
+    n_rec = ts_event.shape[0]
+    cw = ip[IP_CELL_NS]
+    cap_start = ip[IP_CAPTURE_START]
+    first_seq = ip[IP_FIRST_SEQ]
+    n_bins = ip[IP_N_BINS]
+    t0 = cap_start + first_seq * cw
+    bucket = ip[IP_BUCKET]
+    margin = ip[IP_MARGIN]
+    n_cap = out_bin_i8.shape[1]
+    n_out = 0
+    i = start
+    while i < n_rec:
+        fl = np.int64(flags[i])
+        snap = (fl & F_SNAPSHOT) != 0
+        if not snap and sc[SC_EVENT_TIMED] == 0:
+            t = max(sc[SC_CLOCK], np.int64(ts_event[i]))
+            if sc[SC_STARTED] == 0 and t >= t0:
+                sc[SC_STARTED] = 1
+                sc[SC_OPEN_SEQ] = first_seq
+                sc[SC_BIN_EVENTS] = 0
+            if sc[SC_STARTED] == 1:
+                while sc[SC_OPEN_SEQ] < n_bins and t >= cap_start + (sc[SC_OPEN_SEQ] + 1) * cw:
+                    if sc[SC_OPEN_SEQ] >= 0 and n_out >= n_cap:
+                        return i, n_out
+                    n_out = close_bin(
+                        n_out, sc, stats, ip, coef, lam, v_mass, v_depth, windows, weights,
+                        depth, y, t_last, last_ev, spec_hist, spec_sums, spec_prev,
+                        out_f8, out_i4, out_i1, out_i8, out_bin_i8, out_bin_f8, out_bin_b,
+                    )  # fmt: skip
+            sc[SC_CLOCK] = t
+            sc[SC_EVENT_TIMED] = 1
+        if sc[SC_IN_EVENT] == 0:
+            sc[SC_IN_EVENT] = 1
+            sc[SC_EVENT_ID] += 1
+        flow = (not snap) and sc[SC_STARTED] == 1 and sc[SC_OPEN_SEQ] < n_bins
+        stats[ST_RECORDS] += 1
+        if snap:
+            stats[ST_SNAPSHOTS] += 1
+
+        act = np.int64(action[i])
+        px = np.int64(price[i])
+        sz = np.int64(size[i])
+        pub = np.int64(publisher_id[i])
+        oid = order_id[i]
+        rs = np.int64(side[i])
+        sd = SD_BID if rs == S_BID else (SD_ASK if rs == S_ASK else -1)
+        px_ok = px != UNDEF_PRICE and px != 0
+
+        if act == A_ADD or act == A_MODIFY:
+            if act == A_ADD:
+                stats[ST_ADDS] += 1
+            else:
+                stats[ST_MODIFIES] += 1
+            if act == A_ADD and (fl & F_TOB) != 0:
+                # top-of-book venue: this add replaces the publisher's whole side
+                stats[ST_TOB] += 1
+                if pub >= MAX_PUBLISHERS:
+                    stats[ST_BAD_PUB] += 1
+                elif sd < 0:
+                    stats[ST_BAD_SIDES] += 1
+                elif px == 0:
+                    stats[ST_BAD_PRICES] += 1
+                else:
+                    empty = px == UNDEF_PRICE or sz <= 0
+                    if not empty and sc[SC_ANCHORED] == 0:
+                        sc[SC_ANCHOR] = px // bucket - n // 2
+                        sc[SC_ANCHORED] = 1
+                    op = tob[pub, sd, 0]
+                    osz = tob[pub, sd, 1]
+                    if osz > 0 and not empty and op == px:
+                        dq = sz - osz
+                        if dq != 0:
+                            book_change(
+                                px // bucket, sd, dq, flow, sc, stats, depth, y, t_last,
+                                last_ev, lam, b_depth,
+                            )  # fmt: skip
+                            if flow:
+                                g = G_ADD if dq > 0 else G_PULL
+                                mass_flow(
+                                    px // bucket, g, abs(dq), sc, y, t_last, last_ev, lam, b_mass
+                                )
+                    else:
+                        if osz > 0:
+                            book_change(
+                                op // bucket, sd, -osz, flow, sc, stats, depth, y, t_last,
+                                last_ev, lam, b_depth,
+                            )  # fmt: skip
+                            if flow:
+                                mass_flow(
+                                    op // bucket, G_PULL, osz, sc, y, t_last, last_ev, lam, b_mass
+                                )
+                        if not empty:
+                            book_change(
+                                px // bucket, sd, sz, flow, sc, stats, depth, y, t_last,
+                                last_ev, lam, b_depth,
+                            )  # fmt: skip
+                            if flow:
+                                mass_flow(
+                                    px // bucket, G_ADD, sz, sc, y, t_last, last_ev, lam, b_mass
+                                )
+                    tob[pub, sd, 0] = 0 if empty else px
+                    tob[pub, sd, 1] = 0 if empty else sz
+            elif not px_ok:
+                stats[ST_BAD_PRICES] += 1
+            else:
+                slot = ht_find(ht_pub, ht_oid, pub, oid)
+                if slot < 0:
+                    if act == A_MODIFY:
+                        stats[ST_ORPHANS] += 1  # applied as an add (Databento book rule)
+                    if sd < 0:
+                        stats[ST_BAD_SIDES] += 1
+                    elif sz > 0:
+                        if sc[SC_ANCHORED] == 0:
+                            sc[SC_ANCHOR] = px // bucket - n // 2
+                            sc[SC_ANCHORED] = 1
+                        slot = ht_insert(ht_pub, ht_oid, sc, pub, oid)
+                        ht_val[slot, HV_PRICE] = px
+                        ht_val[slot, HV_SIZE] = sz
+                        ht_val[slot, HV_SIDE] = sd
+                        ht_val[slot, HV_INSTRUMENT] = np.int64(instrument_id[i])
+                        ht_val[slot, HV_PENDING_FILL] = 0
+                        book_change(
+                            px // bucket, sd, sz, flow, sc, stats, depth, y, t_last, last_ev,
+                            lam, b_depth,
+                        )  # fmt: skip
+                        if flow:
+                            mass_flow(px // bucket, G_ADD, sz, sc, y, t_last, last_ev, lam, b_mass)
+                else:
+                    if act == A_ADD:
+                        stats[ST_DUP_ADDS] += 1
+                    old_p = ht_val[slot, HV_PRICE]
+                    old_s = ht_val[slot, HV_SIZE]
+                    osd = ht_val[slot, HV_SIDE]
+                    if sz <= 0:
+                        remove_qty(
+                            slot, old_s, flow, sc, stats, ip, ht_pub, ht_val, depth, y,
+                            t_last, last_ev, lam, b_mass, b_depth,
+                        )  # fmt: skip
+                    elif px == old_p:
+                        if sz < old_s:
+                            remove_qty(
+                                slot, old_s - sz, flow, sc, stats, ip, ht_pub, ht_val, depth,
+                                y, t_last, last_ev, lam, b_mass, b_depth,
+                            )  # fmt: skip
+                        elif sz > old_s:
+                            # size increase: added quantity (loses priority; queues not kept)
+                            book_change(
+                                px // bucket, osd, sz - old_s, flow, sc, stats, depth, y,
+                                t_last, last_ev, lam, b_depth,
+                            )  # fmt: skip
+                            if flow:
+                                mass_flow(
+                                    px // bucket, G_ADD, sz - old_s, sc, y, t_last, last_ev,
+                                    lam, b_mass,
+                                )  # fmt: skip
+                            ht_val[slot, HV_SIZE] = sz
+                    else:
+                        # price change = cancel at the old price + add at the new one; a
+                        # reduction covered by a pending fill is a fill, not a pull
+                        filled = min(max(old_s - sz, 0), ht_val[slot, HV_PENDING_FILL])
+                        ht_val[slot, HV_PENDING_FILL] -= filled
+                        stats[ST_FILL_MATCHED] += filled
+                        ob = old_p // bucket
+                        book_change(
+                            ob, osd, -old_s, flow, sc, stats, depth, y, t_last, last_ev, lam,
+                            b_depth,
+                        )  # fmt: skip
+                        book_change(
+                            px // bucket, osd, sz, flow, sc, stats, depth, y, t_last, last_ev,
+                            lam, b_depth,
+                        )  # fmt: skip
+                        if flow:
+                            pulled = old_s - filled
+                            mass_flow(ob, G_PULL, pulled, sc, y, t_last, last_ev, lam, b_mass)
+                            mass_flow(px // bucket, G_ADD, sz, sc, y, t_last, last_ev, lam, b_mass)
+                        ht_val[slot, HV_PRICE] = px
+                        ht_val[slot, HV_SIZE] = sz
+        elif act == A_CANCEL:
+            stats[ST_CANCELS] += 1
+            slot = ht_find(ht_pub, ht_oid, pub, oid)
+            if slot < 0:
+                stats[ST_ORPHANS] += 1
+            else:
+                r = min(sz, ht_val[slot, HV_SIZE])
+                if r > 0:
+                    remove_qty(
+                        slot, r, flow, sc, stats, ip, ht_pub, ht_val, depth, y, t_last,
+                        last_ev, lam, b_mass, b_depth,
+                    )  # fmt: skip
+        elif act == A_FILL:
+            stats[ST_FILLS] += 1
+            if not px_ok:
+                stats[ST_BAD_PRICES] += 1
+            elif flow and sc[SC_ANCHORED] == 1:
+                fb = px // bucket
+                if 0 <= fb - sc[SC_ANCHOR] < n:
+                    mass_flow(fb, G_FILL, sz, sc, y, t_last, last_ev, lam, b_mass)
+                else:
+                    stats[ST_OUT_OF_RANGE] += 1
+            slot = ht_find(ht_pub, ht_oid, pub, oid)
+            if slot < 0:
+                stats[ST_ORPHANS] += 1
+            else:
+                ht_val[slot, HV_PENDING_FILL] += sz
+        elif act == A_CLEAR:
+            stats[ST_CLEARS] += 1
+            inst = np.int64(instrument_id[i])
+            for s in range(ht_pub.shape[0]):
+                if ht_pub[s] == pub and ht_val[s, HV_INSTRUMENT] == inst:
+                    book_change(
+                        ht_val[s, HV_PRICE] // bucket, ht_val[s, HV_SIDE], -ht_val[s, HV_SIZE],
+                        False, sc, stats, depth, y, t_last, last_ev, lam, b_depth,
+                    )  # fmt: skip
+                    ht_pub[s] = HT_TOMB
+                    sc[SC_HT_USED] -= 1
+                    sc[SC_HT_TOMB] += 1
+            if pub < MAX_PUBLISHERS:
+                for s2 in range(2):
+                    if tob[pub, s2, 1] > 0:
+                        book_change(
+                            tob[pub, s2, 0] // bucket, s2, -tob[pub, s2, 1], False, sc, stats,
+                            depth, y, t_last, last_ev, lam, b_depth,
+                        )  # fmt: skip
+                        tob[pub, s2, 0] = 0
+                        tob[pub, s2, 1] = 0
+        elif act == A_TRADE:
+            stats[ST_TRADES] += 1
+
+        if (fl & F_LAST) != 0:
+            stats[ST_EVENTS] += 1
+            sc[SC_IN_EVENT] = 0
+            sc[SC_EVENT_TIMED] = 0
+            sc[SC_BIN_EVENTS] += 1
+            resolve_best(sc, depth)
+            bid = sc[SC_BEST_BID]
+            ask = sc[SC_BEST_ASK]
+            if bid >= 0 and ask < n:
+                if bid > ask:
+                    stats[ST_CROSSED] += 1
+                else:
+                    spot_slot = (bid + ask + 1) // 2
+                    if spot_slot < margin or spot_slot >= n - margin:
+                        reanchor(
+                            sc[SC_ANCHOR] + spot_slot, sc, stats, ip, ht_pub, ht_val, tob,
+                            depth, y, t_last, last_ev,
+                        )  # fmt: skip
+            elif sc[SC_ANCHORED] == 1 and (
+                (bid < 0 and sc[SC_OUT_BID] > 0 and sc[SC_OUT_BID] != sc[SC_OUT_TRY_BID])
+                or (ask >= n and sc[SC_OUT_ASK] > 0 and sc[SC_OUT_ASK] != sc[SC_OUT_TRY_ASK])
+            ):
+                # a side lives entirely outside the array: centre on the true best prices
+                sc[SC_OUT_TRY_BID] = sc[SC_OUT_BID]
+                sc[SC_OUT_TRY_ASK] = sc[SC_OUT_ASK]
+                hb, bb, ha, ba = true_best_buckets(ip, ht_pub, ht_val, tob)
+                if hb and ha:
+                    center = (bb + ba + 1) // 2
+                elif hb:
+                    center = bb
+                else:
+                    center = ba
+                if hb or ha:
+                    reanchor(center, sc, stats, ip, ht_pub, ht_val, tob, depth, y, t_last, last_ev)
+                    sc[SC_OUT_TRY_BID] = sc[SC_OUT_BID]
+                    sc[SC_OUT_TRY_ASK] = sc[SC_OUT_ASK]
+        i += 1
+
+    if finish:
+        if sc[SC_STARTED] == 0:
+            sc[SC_STARTED] = 1
+            sc[SC_OPEN_SEQ] = first_seq
+            sc[SC_BIN_EVENTS] = 0
+        while sc[SC_OPEN_SEQ] < n_bins:
+            if sc[SC_OPEN_SEQ] >= 0 and n_out >= n_cap:
+                return i, n_out
+            n_out = close_bin(
+                n_out, sc, stats, ip, coef, lam, v_mass, v_depth, windows, weights,
+                depth, y, t_last, last_ev, spec_hist, spec_sums, spec_prev,
+                out_f8, out_i4, out_i1, out_i8, out_bin_i8, out_bin_f8, out_bin_b,
+            )  # fmt: skip
+    return i, n_out
