@@ -1,0 +1,135 @@
+"""SpectrumScorer: per-cell flow score and state code from composite_d1/d2/d3.
+
+One implementation for the live scorer service (``update``, one bin at a time) and the harness
+(``score_dataset``, all bins): both run the same numba per-bin kernel in bin order, so their
+outputs are identical to the bit, warmup included. Formulas: ``docs/scoring.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from spymaster_shared.config.serving import ScoringConfig
+from spymaster_shared.errors import ConfigError
+from spymaster_shared.grid_frames import GridFrames
+from spymaster_shared.scoring import spectrum_kernels as kernels
+
+FLOW_SCORE = "flow_score"
+FLOW_STATE_CODE = "flow_state_code"
+DERIVATIVE_COLUMNS = ("composite_d1", "composite_d2", "composite_d3")
+# flow_state_code while a cell is warming up or its input is missing (score is NaN then)
+STATE_NOT_READY = 0
+
+
+def _params(scoring: ScoringConfig) -> np.ndarray:
+    w1, w2, w3 = (float(w) for w in scoring.derivative_weights)
+    norm = abs(w1) + abs(w2) + abs(w3)
+    if not norm > 0:
+        raise ConfigError(
+            "at least one weight must be non-zero", field="scoring.derivative_weights"
+        )
+    return np.array(
+        [w1, w2, w3, norm, float(scoring.tanh_scale), float(scoring.threshold_neutral)],
+        dtype=np.float64,
+    )
+
+
+class SpectrumScorer:
+    """Ring-buffer robust z-score + tanh blend + threshold, for ``n_cells`` cells at once."""
+
+    def __init__(self, scoring: ScoringConfig, n_cells: int):
+        if n_cells < 1:
+            raise ValueError(f"n_cells must be >= 1, got {n_cells}")
+        self.scoring = scoring
+        self.n_cells = int(n_cells)
+        self._params = _params(scoring)
+        self._min_periods = int(scoring.zscore_min_periods)
+        W = int(scoring.zscore_window_bins)
+        self._ring = np.full((W, 3, self.n_cells), np.nan)
+        self._srt = np.zeros((3, self.n_cells, W))
+        self._count = np.zeros((3, self.n_cells), dtype=np.int64)
+        self._meta = np.zeros(1, dtype=np.int64)
+
+    @property
+    def n_seen(self) -> int:
+        """Bins processed so far."""
+        return int(self._meta[0])
+
+    def update(
+        self, d1: np.ndarray, d2: np.ndarray, d3: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Score one bin: returns (flow_score float64[n_cells], flow_state_code int8[n_cells])."""
+        score = np.empty(self.n_cells, dtype=np.float64)
+        state = np.empty(self.n_cells, dtype=np.int8)
+        kernels.spectrum_update(
+            self._row(d1, "composite_d1"),
+            self._row(d2, "composite_d2"),
+            self._row(d3, "composite_d3"),
+            self._ring,
+            self._srt,
+            self._count,
+            self._meta,
+            self._params,
+            self._min_periods,
+            score,
+            state,
+        )
+        return score, state
+
+    def run(self, d1: np.ndarray, d2: np.ndarray, d3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Score consecutive bins (n_bins, n_cells), continuing from the current state."""
+        d1, d2, d3 = (
+            self._block(x, n) for x, n in zip((d1, d2, d3), DERIVATIVE_COLUMNS, strict=True)
+        )
+        n_bins = d1.shape[0]
+        if d2.shape[0] != n_bins or d3.shape[0] != n_bins:
+            raise ValueError("composite_d1/d2/d3 must have the same number of bins")
+        score = np.empty((n_bins, self.n_cells), dtype=np.float64)
+        state = np.empty((n_bins, self.n_cells), dtype=np.int8)
+        kernels.spectrum_run(
+            d1,
+            d2,
+            d3,
+            self._ring,
+            self._srt,
+            self._count,
+            self._meta,
+            self._params,
+            self._min_periods,
+            score,
+            state,
+        )
+        return score, state
+
+    def _row(self, x: np.ndarray, name: str) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.shape != (self.n_cells,):
+            raise ValueError(f"{name} must have shape ({self.n_cells},), got {x.shape}")
+        return x
+
+    def _block(self, x: np.ndarray, name: str) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n_cells:
+            raise ValueError(f"{name} must have shape (n_bins, {self.n_cells}), got {x.shape}")
+        return x
+
+
+def score_dataset(
+    grid: GridFrames | Mapping[str, np.ndarray], scoring: ScoringConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score every bin of a grid in order: (flow_score, flow_state_code), each (n_bins, n_cells).
+
+    ``grid`` is a GridFrames or a mapping holding ``composite_d1/d2/d3`` (n_bins, n_cells).
+    Same kernel and state evolution as ``SpectrumScorer.update`` called bin by bin.
+    """
+    cells = grid.cells if isinstance(grid, GridFrames) else grid
+    missing = [n for n in DERIVATIVE_COLUMNS if n not in cells]
+    if missing:
+        raise ValueError(f"score_dataset: grid lacks column(s) {', '.join(missing)}")
+    d1 = np.asarray(cells["composite_d1"])
+    if d1.ndim != 2:
+        raise ValueError(f"composite_d1 must be 2-D (n_bins, n_cells), got shape {d1.shape}")
+    scorer = SpectrumScorer(scoring, d1.shape[1])
+    return scorer.run(d1, cells["composite_d2"], cells["composite_d3"])
