@@ -27,8 +27,10 @@ class EvalConfig(BaseModel):
     tick_size: float = Field(gt=0)
     cooldown_bins: tuple[int, ...] = (0,)
     min_signals: int = Field(default=0, ge=0)
+    # A bin fires when |signal_score| >= threshold; metrics are reported per threshold.
+    thresholds: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6)
 
-    _one = field_validator("tp_ticks", "sl_ticks", "cooldown_bins", mode="before")(
+    _one = field_validator("tp_ticks", "sl_ticks", "cooldown_bins", "thresholds", mode="before")(
         classmethod(lambda cls, v: _as_tuple(v))
     )
 
@@ -38,6 +40,13 @@ class EvalConfig(BaseModel):
         if not v or any(x <= 0 for x in v):
             raise ValueError(f"{info.field_name} must be positive integers")
         return v
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if not v or any(not 0 < x <= 10 for x in v) or len(set(v)) != len(v):
+            raise ValueError("thresholds must be distinct numbers in (0, 10]")
+        return tuple(sorted(v))
 
     @field_validator("cooldown_bins")
     @classmethod

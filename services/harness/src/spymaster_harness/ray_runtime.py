@@ -1,0 +1,61 @@
+"""Starting or joining Ray: an embedded local Ray sized to the machine, or a cluster."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from spymaster_harness.errors import RayUnavailableError
+
+# Env forwarded to Ray workers (data/config roots, test hooks).
+FORWARDED_ENV_PREFIXES = ("SPYMASTER_",)
+
+
+def _forwarded_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
+
+
+def local_cpu_count() -> int:
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # not Linux
+        return max(os.cpu_count() or 1, 1)
+
+
+def init_ray(*, workers: int | None, max_workers: int, address: str | None = None) -> int:
+    """Start (or reuse) Ray; returns the number of CPUs sweep tasks may use.
+
+    Default: an embedded local Ray with ``num_cpus = min(workers or max_workers, cores)``
+    and no dashboard. ``address`` (``auto`` or ``ray://host:10001``) joins a cluster instead;
+    inside a Ray job (``harness submit``) ``auto`` finds the job's cluster.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return max(int(ray.cluster_resources().get("CPU", 1)), 1)
+    runtime_env = {"env_vars": _forwarded_env()}
+    if address:
+        try:
+            ray.init(
+                address=address,
+                runtime_env=runtime_env,
+                logging_level=logging.WARNING,
+                log_to_driver=True,
+            )
+        except Exception as exc:  # ConnectionError, RuntimeError, ...
+            raise RayUnavailableError(f"cannot reach Ray at {address}: {exc}") from None
+        return max(int(ray.cluster_resources().get("CPU", 1)), 1)
+    wanted = workers if workers is not None else max_workers
+    if wanted < 1:
+        raise RayUnavailableError(f"--workers must be >= 1, got {wanted}")
+    num_cpus = min(wanted, local_cpu_count()) if workers is None else wanted
+    # A Ray address exported for `harness jobs/logs/stop` must not hijack the embedded Ray.
+    os.environ.pop("RAY_ADDRESS", None)
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        runtime_env=runtime_env,
+        logging_level=logging.WARNING,
+        log_to_driver=True,
+    )
+    return num_cpus
