@@ -1,0 +1,361 @@
+"""engine service: VP_MBO -> FeatureEngine -> one grid message per bin on VP_GRID.
+
+One durable pull consumer per session (``engine_<session>``, ack policy "all"). Exactly-once
+output across kills and NATS restarts:
+
+1. grids of the bins closed by a batch are published with msg id ``<session>:<bin_seq>``;
+2. every ``CHECKPOINT_S`` the engine waits for those publish acks, stores a checkpoint
+   (``EngineCheckpoint`` frame + ``FeatureEngine.checkpoint()`` bytes, never pickle) in the
+   ``vp_checkpoints`` object store, and only then acks the MBO messages it covers;
+3. a restarted engine restores the checkpoint, re-creates the consumer at the next stream
+   sequence, and skips bins at or below the last bin_seq already in VP_GRID.
+
+See ``docs/protocol.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+import nats.micro
+import numpy as np
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from spymaster_engine.core import FeatureEngine
+from spymaster_shared.bus.arrow_frames import encode_ipc
+from spymaster_shared.bus.framing import decode_frame, decode_json, encode_frame, encode_json
+from spymaster_shared.bus.jetstream import DeadLetters, last_frame
+from spymaster_shared.bus.messages import (
+    BinHeader,
+    EngineCheckpoint,
+    EngineSessionStatus,
+    EngineStatusList,
+    GridBin,
+    MboBatch,
+    SessionInfo,
+    StreamEnd,
+)
+from spymaster_shared.bus.runtime import ServiceContext, micro_json, run_service
+from spymaster_shared.bus.streams import (
+    BUCKET_CHECKPOINTS,
+    BUCKET_SESSIONS,
+    STREAM_GRID,
+    STREAM_MBO,
+)
+from spymaster_shared.bus.subjects import CTL_ENGINE_LIST, msg_id, subject
+from spymaster_shared.config.pipeline import PipelineSpec
+from spymaster_shared.config.runtime import resolve_engine_config
+from spymaster_shared.dbn.records import MBO_DTYPE
+from spymaster_shared.errors import BusError
+from spymaster_shared.grid_frames import GridFrames
+from spymaster_shared.grid_schema import BIN_NAMES
+
+log = logging.getLogger("spymaster.engine")
+
+CHECKPOINT_S = 2.0
+FETCH_BATCH = 32
+PUBLISH_WINDOW = 512
+POLL_SESSIONS_S = 0.5
+
+
+class Gap(Exception):
+    """A batch_seq is missing (replay is repairing a hole); re-read from the checkpoint."""
+
+
+def consumer_name(session_id: str) -> str:
+    return f"engine_{session_id}"
+
+
+def checkpoint_key(session_id: str) -> str:
+    return f"engine.{session_id}"
+
+
+def bin_header(frames: GridFrames, i: int) -> Any:
+    return BinHeader(**{n: frames.bins[n][i].item() for n in BIN_NAMES})
+
+
+def grid_messages(
+    session_id: str, frames: GridFrames, after_bin: int, source_pub_wall_ns: int
+) -> list[tuple[int, bytes]]:
+    """(bin_seq, payload) of each bin in ``frames`` with bin_seq > ``after_bin``. Pure."""
+    out = []
+    now = time.time_ns()
+    for i in range(frames.n_bins):
+        seq = int(frames.bins["bin_seq"][i])
+        if seq <= after_bin:
+            continue
+        body = encode_ipc(frames.frame_batch(i))
+        head = GridBin(session_id, seq, bin_header(frames, i), source_pub_wall_ns, now, len(body))
+        out.append((seq, encode_frame(head, body)))
+    return out
+
+
+@dataclass
+class SessionStats:
+    state: str = "running"
+    bins_published: int = 0
+    mbo_stream_seq: int = 0
+    checkpoints: int = 0
+    message: str = ""
+
+
+class EngineService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.stats: dict[str, SessionStats] = {}
+        self.done: set[str] = set()
+        self.dlq = DeadLetters(ctx.nc, "engine")
+
+    # ------------------------------------------------------------------ discovery
+
+    async def watch_sessions(self) -> None:
+        kv = await self.ctx.js.key_value(BUCKET_SESSIONS)
+        while not self.ctx.stopping.is_set():
+            try:
+                keys = await kv.keys()
+            except nats.js.errors.NoKeysError:
+                keys = []
+            except Exception as exc:  # NATS restarting: try again
+                log.debug("session poll failed: %s", exc)
+                keys = []
+            for key in keys:
+                if key in self.tasks or key in self.done:
+                    continue
+                try:
+                    entry = await kv.get(key)
+                    info = decode_json(entry.value or b"", SessionInfo)
+                except Exception:
+                    continue
+                if info.state in ("stopped", "failed") and key not in self.stats:
+                    continue
+                self.spawn(info)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ctx.stopping.wait(), POLL_SESSIONS_S)
+
+    def spawn(self, info: SessionInfo) -> None:
+        sid = info.session_id
+        task = asyncio.create_task(self.run_session(info), name=f"engine-{sid}")
+        self.tasks[sid] = task
+        task.add_done_callback(lambda _t: self.tasks.pop(sid, None))
+
+    # ------------------------------------------------------------------ one session
+
+    async def run_session(self, info: SessionInfo) -> None:
+        sid = info.session_id
+        stats = self.stats.setdefault(sid, SessionStats())
+        while not self.ctx.stopping.is_set():
+            try:
+                finished = await self.consume(info, stats)
+                if finished:
+                    self.done.add(sid)
+                    stats.state = "ended"
+                return
+            except asyncio.CancelledError:
+                raise
+            except (Gap, nats.errors.Error, TimeoutError, OSError) as exc:
+                log.warning("session %s: %s; resuming from checkpoint", sid, exc)
+                await asyncio.sleep(1.0)
+            except Exception as exc:
+                log.exception("session %s failed", sid)
+                stats.state, stats.message = "failed", str(exc)
+                self.done.add(sid)
+                return
+
+    async def load_checkpoint(self, sid: str) -> tuple[EngineCheckpoint, bytes] | None:
+        obs = await self.ctx.js.object_store(BUCKET_CHECKPOINTS)
+        try:
+            res = await obs.get(checkpoint_key(sid))
+        except nats.js.errors.ObjectNotFoundError:
+            return None
+        header, body = decode_frame(res.data or b"")
+        if not isinstance(header, EngineCheckpoint):
+            raise BusError(f"checkpoint {checkpoint_key(sid)} holds {type(header).__name__}")
+        return header, bytes(body)
+
+    async def store_checkpoint(self, ckpt: EngineCheckpoint, blob: bytes) -> None:
+        obs = await self.ctx.js.object_store(BUCKET_CHECKPOINTS)
+        await obs.put(checkpoint_key(ckpt.session_id), encode_frame(ckpt, blob))
+
+    async def consume(self, info: SessionInfo, stats: SessionStats) -> bool:
+        """Process the session until its end marker; True when it is complete."""
+        js = self.ctx.js
+        sid = info.session_id
+        cfg = resolve_engine_config(PipelineSpec.model_validate(info.pipeline))
+        grid_subj = subject("grid", sid)
+        saved = await self.load_checkpoint(sid)
+        if saved is not None and saved[0].done:
+            return True
+        if saved is None:
+            engine, mbo_seq, next_batch = FeatureEngine(cfg), 0, 0
+        else:
+            head, blob = saved
+            engine = await asyncio.to_thread(FeatureEngine.restore, cfg, blob)
+            mbo_seq, next_batch = head.mbo_stream_seq, head.next_batch_seq
+        last = await last_frame(js, STREAM_GRID, grid_subj)
+        last_bin = -1
+        if last is not None:
+            if isinstance(last[0], StreamEnd):
+                return True
+            last_bin = last[0].bin_seq
+        stats.mbo_stream_seq = mbo_seq
+
+        durable = consumer_name(sid)
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.delete_consumer(STREAM_MBO, durable)
+        config = ConsumerConfig(
+            durable_name=durable,
+            ack_policy=AckPolicy.ALL,
+            ack_wait=120,
+            max_ack_pending=100_000,
+            filter_subject=subject("mbo", sid),
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE if mbo_seq else DeliverPolicy.ALL,
+            opt_start_seq=mbo_seq + 1 if mbo_seq else None,
+            inactive_threshold=24 * 3600.0,
+        )
+        await js.add_consumer(STREAM_MBO, config)
+        psub = await js.pull_subscribe_bind(durable=durable, stream=STREAM_MBO)
+
+        pending: collections.deque[Any] = collections.deque()
+        last_ckpt = time.monotonic()
+        unacked: Any = None  # the last processed, not yet acknowledged MBO message
+
+        async def publish(frames: GridFrames, pub_wall: int) -> None:
+            nonlocal last_bin
+            for seq, payload in grid_messages(sid, frames, last_bin, pub_wall):
+                fut = await js.publish_async(
+                    grid_subj, payload, headers={"Nats-Msg-Id": msg_id(sid, seq)}
+                )
+                pending.append(fut)
+                last_bin = seq
+                stats.bins_published += 1
+                while len(pending) > PUBLISH_WINDOW:
+                    await asyncio.wait_for(pending.popleft(), 10)
+
+        async def checkpoint(done: bool) -> None:
+            nonlocal last_ckpt, unacked
+            while pending:
+                await asyncio.wait_for(pending.popleft(), 10)
+            blob = await asyncio.to_thread(engine.checkpoint)
+            ckpt = EngineCheckpoint(
+                sid, mbo_seq, next_batch, engine.next_bin_seq, time.time_ns(), done, len(blob)
+            )
+            await self.store_checkpoint(ckpt, blob)
+            if unacked is not None:
+                await unacked.ack_sync(timeout=5)
+                unacked = None
+            stats.checkpoints += 1
+            last_ckpt = time.monotonic()
+
+        try:
+            while not self.ctx.stopping.is_set():
+                try:
+                    msgs = await psub.fetch(FETCH_BATCH, timeout=1.0)
+                except TimeoutError:
+                    msgs = []
+                for msg in msgs:
+                    stream_seq = msg.metadata.sequence.stream
+                    if stream_seq <= mbo_seq:
+                        continue  # already in the checkpointed state
+                    try:
+                        header, body = decode_frame(msg.data)
+                    except BusError as exc:
+                        await self.dlq.park(msg.subject, msg.data, exc, stream_seq)
+                        mbo_seq, unacked = stream_seq, msg
+                        continue
+                    if isinstance(header, StreamEnd):
+                        if header.reason == "complete":
+                            await publish(await asyncio.to_thread(engine.finish), 0)
+                        count = max(last_bin + 1, 0)
+                        end = StreamEnd(sid, header.reason, count, header.message)
+                        while pending:
+                            await asyncio.wait_for(pending.popleft(), 10)
+                        await js.publish(
+                            grid_subj,
+                            encode_frame(end),
+                            headers={"Nats-Msg-Id": msg_id(sid, "end")},
+                        )
+                        mbo_seq, unacked = stream_seq, msg
+                        await checkpoint(done=True)
+                        with contextlib.suppress(Exception):
+                            await js.delete_consumer(STREAM_MBO, durable)
+                        log.info("session %s: %s after %d bins", sid, header.reason, count)
+                        return True
+                    if not isinstance(header, MboBatch):
+                        await self.dlq.park(msg.subject, msg.data, "not an MBO batch", stream_seq)
+                        mbo_seq, unacked = stream_seq, msg
+                        continue
+                    if header.batch_seq < next_batch:
+                        mbo_seq, unacked = stream_seq, msg
+                        continue  # a duplicate that slipped past the dedup window
+                    if header.batch_seq > next_batch:
+                        raise Gap(f"batch {header.batch_seq} arrived, expected {next_batch}")
+                    records = np.frombuffer(body, dtype=MBO_DTYPE)
+                    frames = await asyncio.to_thread(engine.process, records)
+                    await publish(frames, header.pub_wall_ns)
+                    next_batch += 1
+                    mbo_seq, unacked = stream_seq, msg
+                    stats.mbo_stream_seq = mbo_seq
+                if unacked is not None and time.monotonic() - last_ckpt >= CHECKPOINT_S:
+                    await checkpoint(done=False)
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
+
+    # ------------------------------------------------------------------ control
+
+    async def handle_list(self, data: bytes) -> bytes:
+        return encode_json(
+            EngineStatusList(
+                [
+                    EngineSessionStatus(
+                        sid,
+                        s.state,
+                        s.bins_published,
+                        s.mbo_stream_seq,  # type: ignore[arg-type]
+                        s.checkpoints,
+                        s.message,
+                    )
+                    for sid, s in self.stats.items()
+                ]
+            )
+        )
+
+
+async def serve(ctx: ServiceContext) -> None:
+    core = EngineService(ctx)
+    service = await nats.micro.add_service(
+        ctx.nc,
+        name="spymaster-engine",
+        version="0.1.0",
+        description="order book + per-tick features: VP_MBO -> VP_GRID",
+        stats_handler=lambda ep: {
+            "sessions_running": len(core.tasks),
+            "bins_published": sum(s.bins_published for s in core.stats.values()),
+            "dead_letters": core.dlq.count,
+        },
+    )
+    await service.add_endpoint(
+        name="list", subject=CTL_ENGINE_LIST, handler=micro_json(core.handle_list)
+    )
+    watcher = asyncio.create_task(core.watch_sessions())
+    ctx.ready.set()
+    await ctx.stopping.wait()
+    await service.stop()
+    watcher.cancel()
+    for task in list(core.tasks.values()):
+        task.cancel()
+    await asyncio.gather(watcher, *core.tasks.values(), return_exceptions=True)
+
+
+def main() -> None:
+    run_service("engine", serve)
