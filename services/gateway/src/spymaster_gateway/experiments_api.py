@@ -22,9 +22,9 @@ from urllib.parse import urlencode
 import yaml
 from fastapi import APIRouter, HTTPException, Request
 
+from spymaster_shared.config.serving_registry import list_aliases, list_versions, versions_dir
 from spymaster_shared.errors import InvalidNameError
 from spymaster_shared.names import check_name
-from spymaster_shared.paths import config_root
 from spymaster_shared.results_store import SORT_KEYS, ResultsError, query_runs, run_detail
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
@@ -123,32 +123,34 @@ def get_run_detail(run_id: str, request: Request) -> dict[str, Any]:
         if "unknown run_id" in str(exc):
             raise HTTPException(status_code=404, detail=f"unknown run_id {run_id!r}") from None
         raise HTTPException(status_code=500, detail=str(exc)) from None
-    detail["stream"] = stream_target(detail)
+    detail["stream"] = stream_target(detail, getattr(request.app.state, "config_root", None))
     detail["stream_url"] = detail["stream"]["url"]
     return _finite(detail)
 
 
-def promoted_version(run_id: str, versions_dir: Path | None = None) -> str | None:
-    """Version of the PublishedServingSpec promoted from ``run_id``, if any (newest file)."""
-    base = versions_dir if versions_dir is not None else config_root() / "serving_versions"
-    if not base.is_dir():
-        return None
+def promoted_ref(run_id: str, root: Path | None = None) -> tuple[str, str] | None:
+    """(serving ref, version) of the newest PublishedServingSpec promoted from ``run_id``.
+
+    The ref is an alias pointing at that version when there is one, else the version.
+    """
+    base = versions_dir(root)
     found: list[tuple[float, str]] = []
-    for path in base.iterdir():
-        if path.suffix not in (".yaml", ".yml", ".json") or not path.is_file():
-            continue
+    for version in list_versions(root):
+        path = base / f"{version}.yaml"
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError):
             continue
         if isinstance(data, dict) and data.get("source_run_id") == run_id:
-            version = data.get("version")
-            if isinstance(version, str):
-                found.append((path.stat().st_mtime, version))
-    return max(found)[1] if found else None
+            found.append((path.stat().st_mtime, version))
+    if not found:
+        return None
+    version = max(found)[1]
+    aliases = sorted(a for a, v in list_aliases(root).items() if v == version)
+    return (aliases[0] if aliases else version), version
 
 
-def stream_target(detail: dict[str, Any], versions_dir: Path | None = None) -> dict[str, Any]:
+def stream_target(detail: dict[str, Any], config_root: Path | None = None) -> dict[str, Any]:
     """The heatmap URL for a run: its capture window, plus ``serving=<version>`` when the run
     was promoted, else ``pipeline=<name>`` (features only: an unpromoted sweep point has no
     serving config the scorer can load)."""
@@ -157,15 +159,16 @@ def stream_target(detail: dict[str, Any], versions_dir: Path | None = None) -> d
     for key in ("product_type", "symbol", "dt", "start_time"):
         if capture.get(key) is not None:
             query[key] = str(capture[key])
-    version = promoted_version(detail["run_id"], versions_dir)
-    if version is not None:
-        query["serving"] = version
+    promoted = promoted_ref(detail["run_id"], config_root)
+    if promoted is not None:
+        query["serving"] = promoted[0]
     elif detail.get("pipeline_name"):
         query["pipeline"] = str(detail["pipeline_name"])
     return {
         "url": f"{HEATMAP_PAGE}?{urlencode(query)}",
-        "promoted": version is not None,
-        "serving": version,
+        "promoted": promoted is not None,
+        "serving": promoted[0] if promoted else None,
+        "serving_version": promoted[1] if promoted else None,
         "pipeline": detail.get("pipeline_name"),
         "can_stream": all(k in query for k in ("product_type", "symbol", "dt", "start_time")),
     }
