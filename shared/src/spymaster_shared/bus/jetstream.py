@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
+import nats.errors
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from spymaster_shared.bus.framing import decode_frame
@@ -64,3 +70,53 @@ class DeadLetters:
             await self._nc.publish(self.subject, msgspec.msgpack.encode(letter))
         except Exception as exc:  # the DLQ must never take the service down
             log.error("%s: could not park payload on %s: %s", self.service, self.subject, exc)
+
+
+async def follow_subject(
+    js: JetStreamContext,
+    stream: str,
+    subj: str,
+    *,
+    start_seq: int = 1,
+    batch: int = 64,
+    stopping: asyncio.Event | None = None,
+) -> AsyncIterator[Msg]:
+    """Every message on ``subj`` from stream sequence ``start_seq``, in order, forever.
+
+    An ephemeral pull consumer (no acks); when the server restarts or the consumer vanishes
+    it is re-created after the last sequence seen, so nothing is skipped or repeated.
+    """
+    next_seq = max(1, start_seq)
+    while stopping is None or not stopping.is_set():
+        try:
+            cfg = ConsumerConfig(
+                ack_policy=AckPolicy.NONE,
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=next_seq,
+                filter_subject=subj,
+                inactive_threshold=30.0,
+                mem_storage=True,
+            )
+            psub = await js.pull_subscribe(subj, durable=None, stream=stream, config=cfg)
+        except Exception as exc:
+            log.debug("follow %s: cannot create consumer (%s); retrying", subj, exc)
+            await asyncio.sleep(0.5)
+            continue
+        try:
+            while stopping is None or not stopping.is_set():
+                try:
+                    msgs = await psub.fetch(batch, timeout=1.0)
+                except TimeoutError:
+                    continue
+                for msg in msgs:
+                    seq = msg.metadata.sequence.stream
+                    if seq < next_seq:
+                        continue
+                    next_seq = seq + 1
+                    yield msg
+        except (nats.errors.Error, OSError) as exc:
+            log.info("follow %s: %s; re-creating the consumer at %d", subj, exc, next_seq)
+            await asyncio.sleep(0.5)
+        finally:
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
