@@ -34,8 +34,17 @@ class ParamSpec:
     description: str = ""
     max_len: int = 8
 
-    def validate(self, value: Any, where: str) -> Any:
+    def validate(self, value: Any, where: str, signal: str = "") -> Any:
         """Coerce ``value`` to this kind and check its range; ConfigError naming ``where``."""
+        try:
+            return self._validate(value, where)
+        except ConfigError as exc:
+            if not signal:
+                raise
+            msg = str(exc).removeprefix(f"{where}: ")
+            raise ConfigError(f"signal {signal!r}: {msg}", field=where) from None
+
+    def _validate(self, value: Any, where: str) -> Any:
         if value is None and self.default is None:
             return None
         if self.kind == "bool":
@@ -105,10 +114,7 @@ class SignalSpec:
         for name, spec in self.params.items():
             value = params.get(name, spec.default)
             where = f"signal.params.{name}"
-            try:
-                out[name] = spec.validate(value, where)
-            except ConfigError as exc:
-                raise ConfigError(f"signal {self.name!r}: {exc}") from None
+            out[name] = spec.validate(value, where, self.name)
         return out
 
     def resolve_weights(self, weights: Mapping[str, float] | None) -> dict[str, float]:
