@@ -26,3 +26,30 @@ def random_market(rng: np.random.Generator, n_bins: int, tick_int: int = 250_000
         "book_valid": valid,
         "mid_price": mid,
     }
+
+
+def synthetic_frames(seed: int, n_bins: int, radius: int = 50):
+    """A GridFrames with every column: random-walk BBO, AR(1) composite derivatives."""
+    from spymaster_shared.grid_frames import GridFrames
+    from spymaster_shared.grid_schema import BIN_FIELDS, CELL_FIELDS
+
+    rng = np.random.default_rng(seed)
+    n_rows = 2 * radius + 1
+    market = random_market(rng, n_bins)
+    bins = {}
+    for name, code in BIN_FIELDS:
+        bins[name] = np.asarray(market.get(name, np.zeros(n_bins)), dtype=code)
+    bins["spot_ref_price_int"] = (bins["best_bid_price_int"] + bins["best_ask_price_int"]) // 2
+    drift = np.cumsum(rng.standard_normal((n_bins, 1)), axis=0) * 0.05
+    cells = {}
+    for name, code in CELL_FIELDS:
+        if name == "k":
+            cells[name] = np.tile(np.arange(-radius, radius + 1, dtype=code), (n_bins, 1))
+        elif code == "f8":
+            noise = rng.standard_normal((n_bins, n_rows))
+            cells[name] = (
+                np.abs(noise) + drift if "mass" in name or "depth" in name else noise + drift
+            )
+        else:
+            cells[name] = rng.integers(-1, 2, size=(n_bins, n_rows)).astype(code)
+    return GridFrames(bins=bins, cells=cells)

@@ -45,13 +45,22 @@ def test_kernel_matches_reference(seed: int) -> None:
             for d, cd in enumerate(cooldowns):
                 for p, (tp, sl) in enumerate(zip(tps, sls, strict=True)):
                     ref = evaluate_one(
-                        scores[c], bins, threshold=thr, cooldown=cd, tp=tp, sl=sl,
-                        warmup=11, max_hold=40, tick_size=TICK,
+                        scores[c],
+                        bins,
+                        threshold=thr,
+                        cooldown=cd,
+                        tp=tp,
+                        sl=sl,
+                        warmup=11,
+                        max_hold=40,
+                        tick_size=TICK,
                     )
                     m = res.metrics(c, h, d, p)
                     assert m["n_signals"] == ref["n_signals"] > 0
                     assert (m["n_tp"], m["n_sl"], m["n_timeout"]) == (
-                        ref["n_tp"], ref["n_sl"], ref["n_timeout"],
+                        ref["n_tp"],
+                        ref["n_sl"],
+                        ref["n_timeout"],
                     )
                     assert m["mean_pnl_ticks"] * m["n_signals"] == pytest.approx(ref["pnl_sum"])
                     ebins, dirs, pnl = res.trades(c, h, d, p)
@@ -76,8 +85,15 @@ def test_rules_by_hand() -> None:
     }
     scores = np.array([[0.0, 0.9, 0.0, 0.0, 0.0, 0.0]])
     res = evaluate(
-        scores, Market.from_bins(bins), thresholds=[0.5], cooldowns=[0],
-        tp_ticks=[3, 20], sl_ticks=[5, 20], warmup_bins=0, max_hold_bins=10, tick_size=0.25,
+        scores,
+        Market.from_bins(bins),
+        thresholds=[0.5],
+        cooldowns=[0],
+        tp_ticks=[3, 20],
+        sl_ticks=[5, 20],
+        warmup_bins=0,
+        max_hold_bins=10,
+        tick_size=0.25,
     )
     # entry at bin 1 ask = 101; bin 2 (bid 90) is invalid and skipped; bin 3 bid 104 -> +3 tp
     assert res.metrics(0, 0, 0, 0)["n_tp"] == 1
@@ -95,8 +111,13 @@ def test_no_look_ahead() -> None:
     bins = random_market(rng, n_bins)
     scores = _scores(rng, 2, n_bins)
     kw = dict(
-        thresholds=[0.4], cooldowns=[3], tp_ticks=[3, 5], sl_ticks=[3, 2],
-        warmup_bins=20, max_hold_bins=60, tick_size=TICK,
+        thresholds=[0.4],
+        cooldowns=[3],
+        tp_ticks=[3, 5],
+        sl_ticks=[3, 2],
+        warmup_bins=20,
+        max_hold_bins=60,
+        tick_size=TICK,
     )
     base = evaluate(scores, Market.from_bins(bins), **kw)
     for cut in (100, 333, 600):

@@ -46,9 +46,7 @@ def entries(scores, ok, threshold, cooldown, warmup):
 def evaluate_one(scores, bins, *, threshold, cooldown, tp, sl, warmup, max_hold, tick_size):
     bid = [int(x) for x in bins["best_bid_price_int"]]
     ask = [int(x) for x in bins["best_ask_price_int"]]
-    ok = [
-        tradable(bins["book_valid"], bins["mid_price"], bid, ask, t) for t in range(len(bid))
-    ]
+    ok = [tradable(bins["book_valid"], bins["mid_price"], bid, ask, t) for t in range(len(bid))]
     ppt = tick_size * 1e9
     trades = []
     for t, direction in entries(list(scores), ok, threshold, cooldown, warmup):

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from spymaster_shared.config.loader import load_model
 from spymaster_shared.config.serving import ScoringConfig, ServingSpec, load_serving
@@ -109,13 +116,20 @@ class ExperimentSpec(BaseModel):
 
     @model_validator(mode="after")
     def _sweep_scoring_values(self) -> ExperimentSpec:
-        # every swept scoring point must itself be a valid ScoringConfig
+        # every swept value must be a valid value of its field; cross-field rules
+        # (zscore_min_periods <= zscore_window_bins) are checked on whole sweep points by
+        # the harness, against the serving's values rather than the defaults
         for key, values in self.sweep.scoring.items():
             for value in values:
                 try:
                     ScoringConfig.model_validate({**ScoringConfig().model_dump(), key: value})
-                except Exception as exc:
-                    raise ValueError(f"sweep.scoring.{key}: bad value {value!r}: {exc}") from None
+                except ValidationError as exc:
+                    errs = [e for e in exc.errors() if e["loc"]]
+                    if errs:
+                        msg = errs[0]["msg"]
+                        raise ValueError(
+                            f"sweep.scoring.{key}: bad value {value!r}: {msg}"
+                        ) from None
         return self
 
     def resolve_serving(self, file: Path | str | None = None) -> ServingSpec:
