@@ -43,21 +43,25 @@ def sorted_replace(a, n, old, new, old_ok, new_ok):
     """Replace ``old`` by ``new`` in the sorted prefix ``a[:n]``; returns the new length.
 
     ``old_ok``/``new_ok`` say whether ``old`` leaves / ``new`` enters the window (a missing
-    value does neither). Rank both values, then shift the elements between the two ranks by
-    one slot: O(W) vectorised work per update, no allocation.
+    value does neither). Rank both values in one counting pass (po = #{a < old},
+    pn = #{a <= new}), then shift the elements between the two ranks by one slot:
+    O(W) vectorised work per update, no allocation.
     """
     if old_ok and new_ok:
-        po = count_below(a, n, old, False)  # a[po] == old
+        po = 0
+        pn = 0
+        for i in range(n):
+            po += a[i] < old
+            pn += a[i] <= new
+        # a[po] == old
         if new >= old:
-            pn = count_below(a, n, new, True) - 1  # last slot <= new once old is gone
+            pn -= 1  # last slot <= new once old is gone
             for i in range(po, pn):
                 a[i] = a[i + 1]
-            a[pn] = new
         else:
-            pn = count_below(a, po, new, True)
             for i in range(po, pn, -1):
                 a[i] = a[i - 1]
-            a[pn] = new
+        a[pn] = new
         return n
     if old_ok:
         po = count_below(a, n, old, False)
