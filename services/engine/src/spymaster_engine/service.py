@@ -32,7 +32,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from spymaster_engine.core import FeatureEngine
 from spymaster_shared.bus.arrow_frames import encode_ipc
 from spymaster_shared.bus.framing import decode_frame, decode_json, encode_frame, encode_json
-from spymaster_shared.bus.jetstream import DeadLetters, last_frame
+from spymaster_shared.bus.jetstream import DeadLetters, last_frame, pull_messages
 from spymaster_shared.bus.messages import (
     BinHeader,
     EngineCheckpoint,
@@ -61,7 +61,7 @@ from spymaster_shared.grid_schema import BIN_NAMES
 log = logging.getLogger("spymaster.engine")
 
 CHECKPOINT_S = 2.0
-FETCH_BATCH = 32
+FETCH_BATCH = 64
 PUBLISH_WINDOW = 512
 POLL_SESSIONS_S = 0.5
 
@@ -256,12 +256,10 @@ class EngineService:
             last_ckpt = time.monotonic()
 
         try:
-            while not self.ctx.stopping.is_set():
-                try:
-                    msgs = await psub.fetch(FETCH_BATCH, timeout=1.0)
-                except TimeoutError:
-                    msgs = []
-                for msg in msgs:
+            async for msg in pull_messages(psub, batch=FETCH_BATCH, idle=0.5):
+                if self.ctx.stopping.is_set():
+                    break
+                if msg is not None:
                     stream_seq = msg.metadata.sequence.stream
                     if stream_seq <= mbo_seq:
                         continue  # already in the checkpointed state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -72,6 +73,45 @@ class DeadLetters:
             log.error("%s: could not park payload on %s: %s", self.service, self.subject, exc)
 
 
+async def pull_messages(
+    psub: Any, *, batch: int = 256, expires: float = 2.0, idle: float | None = None
+) -> AsyncIterator[Msg | None]:
+    """Messages of a pull subscription as soon as each arrives (``fetch`` waits to fill its
+    batch, which adds up to its timeout of latency when messages trickle in at speed=1).
+
+    Keeps one pull request of ``batch`` messages outstanding, renewed when half used or
+    expired; status messages (no messages, request timeout, heartbeat) are swallowed.
+    With ``idle``, yields None after ``idle`` seconds without a message (a tick for
+    periodic work). Raises ``nats.errors`` on connection problems.
+    """
+    nc, sub = psub._nc, psub._sub
+    outstanding = 0
+    renew_at = 0.0
+    request = json.dumps({"batch": batch, "expires": int(expires * 1e9)}).encode()
+    while True:
+        now = time.monotonic()
+        if outstanding <= batch // 2 or now >= renew_at:
+            await nc.publish(psub._nms, request, reply=psub._deliver)
+            outstanding += batch
+            renew_at = now + expires * 0.9
+        wait = max(0.05, renew_at - time.monotonic())
+        try:
+            msg = await sub.next_msg(timeout=min(wait, idle) if idle else wait)
+        except TimeoutError:
+            if time.monotonic() >= renew_at:
+                outstanding = 0
+            if idle:
+                yield None
+            continue
+        if msg.headers and msg.headers.get("Status"):
+            status = msg.headers.get("Status")
+            if status in ("404", "408", "409"):
+                outstanding = 0
+            continue
+        outstanding -= 1
+        yield msg
+
+
 async def follow_subject(
     js: JetStreamContext,
     stream: str,
@@ -103,17 +143,16 @@ async def follow_subject(
             await asyncio.sleep(0.5)
             continue
         try:
-            while stopping is None or not stopping.is_set():
-                try:
-                    msgs = await psub.fetch(batch, timeout=1.0)
-                except TimeoutError:
+            async for msg in pull_messages(psub, batch=batch, idle=1.0):
+                if stopping is not None and stopping.is_set():
+                    return
+                if msg is None:
                     continue
-                for msg in msgs:
-                    seq = msg.metadata.sequence.stream
-                    if seq < next_seq:
-                        continue
-                    next_seq = seq + 1
-                    yield msg
+                seq = msg.metadata.sequence.stream
+                if seq < next_seq:
+                    continue
+                next_seq = seq + 1
+                yield msg
         except (nats.errors.Error, OSError) as exc:
             log.info("follow %s: %s; re-creating the consumer at %d", subj, exc, next_seq)
             await asyncio.sleep(0.5)
