@@ -12,6 +12,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """Spymaster: MBO order-book research and live signals on NATS."""
+
+
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
     import importlib

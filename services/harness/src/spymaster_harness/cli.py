@@ -18,6 +18,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """Spymaster experiment harness."""
+
+
 def _register() -> None:
     from spymaster_harness import commands
 
