@@ -21,7 +21,8 @@ export default defineConfig({
   server: {
     port: 5174,
     proxy: {
-      "/v1": { target: gateway, ws: true, changeOrigin: false },
+      // the gateway accepts WebSocket origins of its own address only: present that one
+      "/v1": { target: gateway, ws: true, changeOrigin: true, headers: { origin: gateway } },
       "/health": { target: gateway },
     },
   },
