@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.table import Table
 
@@ -17,7 +19,8 @@ def list_datasets_cmd() -> None:
     columns = ("dataset_id", "pipeline", "symbol", "dt", "start_time", "end_time", "n_bins")
     table = Table(title=f"{len(rows)} dataset(s)")
     for col in columns:
-        table.add_column(col)
+        table.add_column(col, no_wrap=True)
     for r in rows:
         table.add_row(*(str(r[c]) for c in columns))
-    Console().print(table)
+    # ids must print whole, also when stdout is a pipe of default width
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
