@@ -304,7 +304,7 @@ def iter_mbo(
             del buf[: n * size]
             index += n
             if ids is not None:
-                records = records[np.isin(records["instrument_id"], ids)]
+                records = _select(records, ids)
             if len(records):
                 yield records
         if len(buf):
@@ -313,6 +313,13 @@ def iter_mbo(
                 f"(records are {size} bytes)",
                 file=path,
             )
+
+
+def _select(records: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Records of the instrument ids ``ids``; no copy when every record matches."""
+    inst = records["instrument_id"]
+    keep = inst == ids[0] if len(ids) == 1 else np.isin(np.ascontiguousarray(inst), ids)
+    return records if keep.all() else records[keep]
 
 
 def read_mbo(path: str | Path, symbol: str | None = None) -> np.ndarray:
