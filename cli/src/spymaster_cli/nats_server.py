@@ -90,6 +90,8 @@ class NatsServer:
             "-m",
             str(self.http_port),
         ]
+        if self.log_file:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         try:
             self.proc = subprocess.Popen(

@@ -76,9 +76,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             yield
         finally:
             for feed in list(app.state.feeds.feeds.values()):
-                await feed.stop()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(feed.stop(), 3)
             with contextlib.suppress(Exception):
-                await nc.drain()
+                await asyncio.wait_for(nc.drain(), 3)
 
     app = FastAPI(title="Spymaster gateway", version="0.1.0", lifespan=lifespan)
     app.state.settings = s

@@ -11,6 +11,8 @@ import contextlib
 import logging
 import os
 import signal
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,14 +71,28 @@ def run_service(name: str, body: Callable[[ServiceContext], Awaitable[Any]]) -> 
             name,
             ctx.nc.connected_url.netloc if ctx.nc.connected_url else "?",
         )
+        stopper = asyncio.create_task(_exit_if_stuck(ctx, name))
         try:
             await body(ctx)
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ctx.nc.drain(), 5)
+            stopper.cancel()
             log.info("%s: stopped", name)
 
     asyncio.run(main())
+
+
+async def _exit_if_stuck(ctx: ServiceContext, name: str, grace_s: float = 15.0) -> None:
+    """A stop must never hang (e.g. unsubscribing while NATS is gone): hard exit after grace."""
+    await ctx.stopping.wait()
+
+    def bail() -> None:
+        time.sleep(grace_s)
+        log.error("%s: shutdown took longer than %.0f s; exiting", name, grace_s)
+        os._exit(0)
+
+    threading.Thread(target=bail, daemon=True).start()
 
 
 def micro_json(handler: Callable[[bytes], Awaitable[bytes]]) -> Callable[[Any], Awaitable[None]]:
