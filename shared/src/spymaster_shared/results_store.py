@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from spymaster_shared.config.hashing import stable_short_hash
@@ -137,6 +136,8 @@ def _read(kind: str, schema: pa.Schema, root: Path | None, filt: Any = None) -> 
     files = sorted(str(p) for p in base.glob("part-*.parquet")) if base.is_dir() else []
     if not files:
         return schema.empty_table()
+    import pyarrow.dataset as pads  # imports pandas: only when reading
+
     try:
         ds = pads.dataset(files, schema=schema, format="parquet")
         return ds.to_table(filter=filt)
@@ -185,6 +186,8 @@ def query_runs(
         raise ResultsError(f"sort must be one of {SORT_KEYS}, not {sort!r}")
     if top_n < 0 or min_signals < 0:
         raise ResultsError("top_n and min_signals must be non-negative")
+    import pyarrow.dataset as pads
+
     filt = None
     for col, value in (
         ("signal_name", signal),
@@ -226,6 +229,8 @@ def query_runs(
 
 def run_detail(run_id: str, *, root: Path | None = None) -> dict[str, Any]:
     """Everything about one run: params, metrics and PnL series per threshold, provenance."""
+    import pyarrow.dataset as pads
+
     check_name(run_id, "run_id")
     metas = read_runs_meta(root, pads.field("run_id") == run_id)
     if not metas:

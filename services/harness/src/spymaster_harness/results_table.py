@@ -22,7 +22,10 @@ def _params(row: dict[str, Any]) -> str:
 def print_runs_table(
     rows: list[dict[str, Any]], *, title: str, console: Console | None = None
 ) -> None:
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # pipes and logs: do not squeeze the table to 80 columns
+            console = Console(width=220)
     if not rows:
         console.print("no runs match")
         return
@@ -42,7 +45,7 @@ def print_runs_table(
         ("ev/h", "right"),
         ("params", "left"),
     ):
-        table.add_column(col, justify=justify, overflow="fold" if col == "params" else "ellipsis")
+        table.add_column(col, justify=justify, overflow="fold", no_wrap=col in ("run_id", "signal"))
     for i, r in enumerate(rows, 1):
         table.add_row(
             str(i),
