@@ -267,3 +267,44 @@ def status() -> None:
                   "" if info.progress is None else f"{info.progress:.0%}",
                   str(info.records_published), "" if lag is None else str(lag[0]))  # fmt: skip
     _out.print(s)
+
+
+# --------------------------------------------------------------------------- health
+
+
+async def _ping(service: str, timeout: float) -> bool:
+    from spymaster_shared.bus.connect import connect
+
+    nc = await connect(name="health", max_reconnect_attempts=1)
+    try:
+        await nc.request(f"$SRV.PING.{service}", b"", timeout=timeout)
+        return True
+    except Exception:
+        return False
+    finally:
+        await nc.close()
+
+
+@app.command("health")
+def health(
+    service: Annotated[
+        str | None, typer.Option(help="nats.micro service name, e.g. spymaster-replay.")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="HTTP URL that must answer 200.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait.")] = 3.0,
+) -> None:
+    """Exit 0 when a service answers its NATS ping (or a URL answers 200): for healthchecks."""
+    if (service is None) == (url is None):
+        raise _fail("give exactly one of --service and --url", 2)
+    if url is not None:
+        ok = _wait_health(url, timeout)
+    else:
+        from spymaster_shared.names import check_name
+
+        try:
+            ok = asyncio.run(_ping(check_name(service or "", "service"), timeout))
+        except Exception:
+            ok = False
+    if not ok:
+        raise typer.Exit(1)
+    typer.echo("ok")
