@@ -35,7 +35,22 @@ class Stack:
         for name in SERVICES:
             self.start(name)
         self.wait_gateway()
+        for name in SERVICES[:3]:
+            self.wait_service(name)
         return self
+
+    def wait_service(self, name: str, timeout: float = 60) -> None:
+        """Until the service answers its nats.micro ping (its control endpoints are up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ok = subprocess.run(
+                [str(BIN / "spymaster"), "health", "--service", f"spymaster-{name}"],
+                env=self.env, capture_output=True,
+            )  # fmt: skip
+            if ok.returncode == 0:
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"{name} does not answer; see {self.log_dir}/{name}.log")
 
     def wait_gateway(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

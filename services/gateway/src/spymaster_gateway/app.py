@@ -226,13 +226,17 @@ async def _prepare(app: FastAPI, s: GatewaySettings, query: list[tuple[str, str]
 
 
 async def _request(nc: Any, subj: str, payload: bytes, s: GatewaySettings) -> bytes:
-    try:
-        msg = await nc.request(subj, payload, timeout=s.request_timeout_s)
-    except nats.errors.NoRespondersError:
-        raise ProtocolError(f"no service answers {subj}", code=1011) from None
-    except nats.errors.TimeoutError:
-        raise ProtocolError(f"timeout waiting for {subj}", code=1011) from None
-    return msg.data
+    deadline = time.monotonic() + s.request_timeout_s
+    while True:
+        try:
+            msg = await nc.request(subj, payload, timeout=max(1.0, deadline - time.monotonic()))
+            return msg.data
+        except nats.errors.NoRespondersError:
+            if time.monotonic() > deadline - 1:  # a service may still be starting: retry
+                raise ProtocolError(f"no service answers {subj}", code=1011) from None
+            await asyncio.sleep(0.5)
+        except nats.errors.TimeoutError:
+            raise ProtocolError(f"timeout waiting for {subj}", code=1011) from None
 
 
 async def _serve_viewer(ws: WebSocket, prepared: dict) -> None:

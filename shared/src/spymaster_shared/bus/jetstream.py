@@ -24,6 +24,8 @@ from spymaster_shared.bus.subjects import subject
 
 log = logging.getLogger(__name__)
 
+CONSUMER_CHECK_S = 2.0
+
 
 async def last_frame(js: JetStreamContext, stream: str, subj: str) -> tuple[Any, int] | None:
     """(header, stream_seq) of the last message on ``subj``, or None when there is none.
@@ -87,6 +89,7 @@ async def pull_messages(
     nc, sub = psub._nc, psub._sub
     outstanding = 0
     renew_at = 0.0
+    checked_at = time.monotonic()
     request = json.dumps({"batch": batch, "expires": int(expires * 1e9)}).encode()
     while True:
         now = time.monotonic()
@@ -98,8 +101,13 @@ async def pull_messages(
         try:
             msg = await sub.next_msg(timeout=min(wait, idle) if idle else wait)
         except TimeoutError:
-            if time.monotonic() >= renew_at:
+            now = time.monotonic()
+            if now >= renew_at:
                 outstanding = 0
+            if now - checked_at > CONSUMER_CHECK_S:
+                # a restarted server forgets ephemeral consumers without telling the client
+                checked_at = now
+                await psub.consumer_info()  # NotFoundError -> the caller re-creates it
             if idle:
                 yield None
             continue
@@ -109,6 +117,7 @@ async def pull_messages(
                 outstanding = 0
             continue
         outstanding -= 1
+        checked_at = time.monotonic()
         yield msg
 
 

@@ -38,7 +38,7 @@ MAX_MSG_BYTES = MAX_BATCH_BYTES + 4096
 @dataclass(frozen=True)
 class BusLimits:
     max_age_hours: float = 24.0  # data streams keep a session for a day by default
-    max_bytes_gb: float = 20.0  # per data stream; oldest messages go first
+    max_bytes_gb: float = 4.0  # per data stream (reserved by JetStream); oldest go first
     duplicate_window_s: float = 600.0
 
     @staticmethod
@@ -46,7 +46,7 @@ class BusLimits:
         env = os.environ
         return BusLimits(
             max_age_hours=float(env.get("SPYMASTER_BUS_MAX_AGE_HOURS", 24.0)),
-            max_bytes_gb=float(env.get("SPYMASTER_BUS_MAX_BYTES_GB", 20.0)),
+            max_bytes_gb=float(env.get("SPYMASTER_BUS_MAX_BYTES_GB", 4.0)),
             duplicate_window_s=float(env.get("SPYMASTER_BUS_DUPLICATE_WINDOW_S", 600.0)),
         )
 
