@@ -54,6 +54,7 @@ from spymaster_engine.core.layout import (
     SC_HT_TOMB,
     SC_HT_USED,
     SC_OPEN_SEQ,
+    SC_OUT_SCANNED,
     SC_STARTED,
     STAT_NAMES,
 )
@@ -198,6 +199,7 @@ class FeatureEngine:
         sc = np.zeros(N_SC, dtype=np.int64)
         sc[SC_BEST_BID] = -1
         sc[SC_BEST_ASK] = n
+        sc[SC_OUT_SCANNED] = -1
         return {
             "sc": sc,
             "stats": np.zeros(N_STATS, dtype=np.int64),

@@ -68,13 +68,18 @@ from spymaster_engine.core.layout import (
     SC_HT_USED,
     SC_IN_EVENT,
     SC_N_HIST,
+    SC_OB_ASK,
+    SC_OB_BID,
+    SC_OB_HAS_ASK,
+    SC_OB_HAS_BID,
     SC_OPEN_SEQ,
     SC_OUT_ASK,
     SC_OUT_BID,
-    SC_OUT_TRY_ASK,
-    SC_OUT_TRY_BID,
+    SC_OUT_CHANGES,
+    SC_OUT_SCANNED,
     SC_PREV_ASK,
     SC_PREV_BID,
+    SC_SEEN_VALID,
     SC_SPOT,
     SC_STARTED,
     ST_ADDS,
@@ -404,6 +409,7 @@ def book_change(
     if s < 0 or s >= depth.shape[0]:
         stats[ST_OUT_OF_RANGE] += 1
         sc[SC_OUT_BID + sd] += delta
+        sc[SC_OUT_CHANGES] += 1
         return
     depth[s, sd] += delta
     if delta > 0:
@@ -501,6 +507,7 @@ def rebuild_depth(
     depth[:] = 0
     sc[SC_OUT_BID] = 0
     sc[SC_OUT_ASK] = 0
+    sc[SC_OUT_CHANGES] += 1
     for i in range(ht_pub.shape[0]):
         if ht_pub[i] >= 0:
             s = ht_val[i, HV_PRICE] // bucket - anchor
@@ -523,37 +530,77 @@ def rebuild_depth(
 
 
 @njit(cache=True)
-def true_best_buckets(
-    ip: np.ndarray, ht_pub: np.ndarray, ht_val: np.ndarray, tob: np.ndarray
+def outside_best_buckets(
+    sc: np.ndarray, ip: np.ndarray, ht_pub: np.ndarray, ht_val: np.ndarray, tob: np.ndarray, n: int
 ) -> tuple[bool, int, bool, int]:
-    """Best bid / ask absolute buckets over every live order and F_TOB level (array or not)."""
+    """Best bid / ask absolute buckets among live orders and F_TOB levels outside the array."""
     bucket = ip[IP_BUCKET]
+    anchor = sc[SC_ANCHOR]
     has_b = False
     has_a = False
     bb = 0
     ba = 0
-    for i in range(ht_pub.shape[0]):
-        if ht_pub[i] >= 0 and ht_val[i, HV_SIZE] > 0:
+    for i in range(ht_pub.shape[0] + 2 * tob.shape[0]):
+        if i < ht_pub.shape[0]:
+            if ht_pub[i] < 0 or ht_val[i, HV_SIZE] <= 0:
+                continue
             b = ht_val[i, HV_PRICE] // bucket
-            if ht_val[i, HV_SIDE] == SD_BID:
-                if not has_b or b > bb:
-                    bb = b
-                    has_b = True
-            elif not has_a or b < ba:
-                ba = b
-                has_a = True
-    for p in range(tob.shape[0]):
-        if tob[p, SD_BID, 1] > 0:
-            b = tob[p, SD_BID, 0] // bucket
+            sd = ht_val[i, HV_SIDE]
+        else:
+            p = (i - ht_pub.shape[0]) // 2
+            sd = (i - ht_pub.shape[0]) % 2
+            if tob[p, sd, 1] <= 0:
+                continue
+            b = tob[p, sd, 0] // bucket
+        if 0 <= b - anchor < n:
+            continue
+        if sd == SD_BID:
             if not has_b or b > bb:
                 bb = b
                 has_b = True
-        if tob[p, SD_ASK, 1] > 0:
-            b = tob[p, SD_ASK, 0] // bucket
-            if not has_a or b < ba:
-                ba = b
-                has_a = True
+        elif not has_a or b < ba:
+            ba = b
+            has_a = True
     return has_b, bb, has_a, ba
+
+
+@njit(cache=True)
+def true_best(
+    sc: np.ndarray,
+    ip: np.ndarray,
+    ht_pub: np.ndarray,
+    ht_val: np.ndarray,
+    tob: np.ndarray,
+    depth: np.ndarray,
+) -> tuple[bool, int, bool, int]:
+    """Consolidated best bid / ask absolute buckets over the whole book.
+
+    The array's lazy bests, combined (max for bids, min for asks) with the best prices of
+    orders outside the array when there are any; those are re-scanned from the order table
+    only when an outside order changed since the last scan (SC_OUT_CHANGES).
+    """
+    n = depth.shape[0]
+    resolve_best(sc, depth)
+    anchor = sc[SC_ANCHOR]
+    hb = sc[SC_BEST_BID] >= 0
+    bb = anchor + sc[SC_BEST_BID]
+    ha = sc[SC_BEST_ASK] < n
+    ba = anchor + sc[SC_BEST_ASK]
+    if sc[SC_OUT_BID] > 0 or sc[SC_OUT_ASK] > 0:
+        if sc[SC_OUT_SCANNED] != sc[SC_OUT_CHANGES]:
+            ohb, obb, oha, oba = outside_best_buckets(sc, ip, ht_pub, ht_val, tob, n)
+            sc[SC_OB_HAS_BID] = 1 if ohb else 0
+            sc[SC_OB_BID] = obb
+            sc[SC_OB_HAS_ASK] = 1 if oha else 0
+            sc[SC_OB_ASK] = oba
+            sc[SC_OUT_SCANNED] = sc[SC_OUT_CHANGES]
+        if sc[SC_OUT_BID] > 0 and sc[SC_OB_HAS_BID] == 1 and (not hb or sc[SC_OB_BID] > bb):
+            hb = True
+            bb = sc[SC_OB_BID]
+        if sc[SC_OUT_ASK] > 0 and sc[SC_OB_HAS_ASK] == 1 and (not ha or sc[SC_OB_ASK] < ba):
+            ha = True
+            ba = sc[SC_OB_ASK]
+    return hb, bb, ha, ba
 
 
 # --------------------------------------------------------------------------------------
@@ -573,6 +620,9 @@ def close_bin(
     v_depth: np.ndarray,
     windows: np.ndarray,
     weights: np.ndarray,
+    ht_pub: np.ndarray,
+    ht_val: np.ndarray,
+    tob: np.ndarray,
     depth: np.ndarray,
     y: np.ndarray,
     t_last: np.ndarray,
@@ -604,15 +654,11 @@ def close_bin(
     start = ip[IP_CAPTURE_START] + seq * ip[IP_CELL_NS]
     end = start + ip[IP_CELL_NS]
     emit = seq >= 0
-    resolve_best(sc, depth)
+    has_bid, bid, has_ask, ask = true_best(sc, ip, ht_pub, ht_val, tob, depth)
     anchor = sc[SC_ANCHOR]
-    bid = sc[SC_BEST_BID]
-    ask = sc[SC_BEST_ASK]
-    has_bid = bid >= 0
-    has_ask = ask < n
     valid = has_bid and has_ask and bid <= ask
     if valid:
-        sc[SC_SPOT] = anchor + (bid + ask + 1) // 2
+        sc[SC_SPOT] = (bid + ask + 1) // 2
         sc[SC_HAS_SPOT] = 1
     has_spot = sc[SC_HAS_SPOT] == 1
     spot = sc[SC_SPOT]
@@ -621,9 +667,9 @@ def close_bin(
     ask_move = 0
     bid_move = 0
     if has_ask and sc[SC_HAS_PREV_ASK] == 1:
-        ask_move = anchor + ask - sc[SC_PREV_ASK]
+        ask_move = ask - sc[SC_PREV_ASK]
     if has_bid and sc[SC_HAS_PREV_BID] == 1:
-        bid_move = anchor + bid - sc[SC_PREV_BID]
+        bid_move = bid - sc[SC_PREV_BID]
     ask_sign = (ask_move > 0) - (ask_move < 0)
     bid_sign = (bid_move > 0) - (bid_move < 0)
     micro = (ask_sign + 1) * 3 + (bid_sign + 1)
@@ -699,17 +745,17 @@ def close_bin(
         out_bin_i8[4, n_out] = sc[SC_BIN_EVENTS]
         out_bin_i8[5, n_out] = sc[SC_EVENT_ID]
         out_bin_i8[6, n_out] = spot * bucket if has_spot else 0
-        out_bin_i8[7, n_out] = (anchor + bid) * bucket if has_bid else 0
-        out_bin_i8[8, n_out] = (anchor + ask) * bucket if has_ask else 0
-        out_bin_f8[0, n_out] = (anchor * 2 + bid + ask) * bucket * 0.5e-9 if valid else 0.0
+        out_bin_i8[7, n_out] = bid * bucket if has_bid else 0
+        out_bin_i8[8, n_out] = ask * bucket if has_ask else 0
+        out_bin_f8[0, n_out] = (bid + ask) * bucket * 0.5e-9 if valid else 0.0
         out_bin_b[0, n_out] = valid
         stats[ST_BINS_EMITTED] += 1
         n_out += 1
 
     sc[SC_HAS_PREV_BID] = 1 if has_bid else 0
-    sc[SC_PREV_BID] = anchor + bid
+    sc[SC_PREV_BID] = bid
     sc[SC_HAS_PREV_ASK] = 1 if has_ask else 0
-    sc[SC_PREV_ASK] = anchor + ask
+    sc[SC_PREV_ASK] = ask
     sc[SC_BIN_EVENTS] = 0
     sc[SC_OPEN_SEQ] = seq + 1
     stats[ST_BINS_CLOSED] += 1
@@ -830,7 +876,8 @@ def process_records(
                         return i, n_out
                     n_out = close_bin(
                         n_out, sc, stats, ip, coef, lam, v_mass, v_depth, windows, weights,
-                        depth, y, t_last, last_ev, spec_hist, spec_sums, spec_prev,
+                        ht_pub, ht_val, tob, depth, y, t_last, last_ev,
+                        spec_hist, spec_sums, spec_prev,
                         out_f8, out_i4, out_i1, out_i8, out_bin_i8, out_bin_f8, out_bin_b,
                     )  # fmt: skip
             sc[SC_CLOCK] = t
@@ -1037,37 +1084,24 @@ def process_records(
             sc[SC_IN_EVENT] = 0
             sc[SC_EVENT_TIMED] = 0
             sc[SC_BIN_EVENTS] += 1
-            resolve_best(sc, depth)
-            bid = sc[SC_BEST_BID]
-            ask = sc[SC_BEST_ASK]
-            if bid >= 0 and ask < n:
-                if bid > ask:
-                    stats[ST_CROSSED] += 1
-                else:
-                    spot_slot = (bid + ask + 1) // 2
-                    if spot_slot < margin or spot_slot >= n - margin:
-                        reanchor(
-                            sc[SC_ANCHOR] + spot_slot, sc, stats, ip, ht_pub, ht_val, tob,
-                            depth, y, t_last, last_ev,
-                        )  # fmt: skip
-            elif sc[SC_ANCHORED] == 1 and (
-                (bid < 0 and sc[SC_OUT_BID] > 0 and sc[SC_OUT_BID] != sc[SC_OUT_TRY_BID])
-                or (ask >= n and sc[SC_OUT_ASK] > 0 and sc[SC_OUT_ASK] != sc[SC_OUT_TRY_ASK])
-            ):
-                # a side lives entirely outside the array: centre on the true best prices
-                sc[SC_OUT_TRY_BID] = sc[SC_OUT_BID]
-                sc[SC_OUT_TRY_ASK] = sc[SC_OUT_ASK]
-                hb, bb, ha, ba = true_best_buckets(ip, ht_pub, ht_val, tob)
-                if hb and ha:
-                    center = (bb + ba + 1) // 2
-                elif hb:
-                    center = bb
-                else:
-                    center = ba
-                if hb or ha:
-                    reanchor(center, sc, stats, ip, ht_pub, ht_val, tob, depth, y, t_last, last_ev)
-                    sc[SC_OUT_TRY_BID] = sc[SC_OUT_BID]
-                    sc[SC_OUT_TRY_ASK] = sc[SC_OUT_ASK]
+            hb, bb, ha, ba = true_best(sc, ip, ht_pub, ht_val, tob, depth)
+            anchor = sc[SC_ANCHOR]
+            center = 0
+            move = False
+            if hb and ha and bb > ba:
+                stats[ST_CROSSED] += 1
+            elif hb and ha and ba - bb < n - 2 * margin:
+                sc[SC_SEEN_VALID] = 1
+                center = (bb + ba + 1) // 2  # follow the spot
+                move = True
+            elif sc[SC_SEEN_VALID] == 0 and (hb or ha):
+                # no valid book yet (e.g. a stub quote anchored the array): centre on the
+                # best bid (stub bids sit low, stub asks high), else the best ask
+                center = bb if hb else ba
+                move = True
+            # otherwise (one-sided, crossed, spread wider than the array): stay put
+            if move and (center - anchor < margin or center - anchor >= n - margin):
+                reanchor(center, sc, stats, ip, ht_pub, ht_val, tob, depth, y, t_last, last_ev)
         i += 1
 
     if finish:
@@ -1080,7 +1114,7 @@ def process_records(
                 return i, n_out
             n_out = close_bin(
                 n_out, sc, stats, ip, coef, lam, v_mass, v_depth, windows, weights,
-                depth, y, t_last, last_ev, spec_hist, spec_sums, spec_prev,
+                ht_pub, ht_val, tob, depth, y, t_last, last_ev, spec_hist, spec_sums, spec_prev,
                 out_f8, out_i4, out_i1, out_i8, out_bin_i8, out_bin_f8, out_bin_b,
             )  # fmt: skip
     return i, n_out

@@ -31,9 +31,14 @@ SC_N_HIST = 19  # bins pushed into the spectrum history
 SC_HIST_POS = 20  # next write row of the spectrum ring buffer
 SC_OUT_BID = 21  # resting bid quantity outside the tick array
 SC_OUT_ASK = 22
-SC_OUT_TRY_BID = 23  # SC_OUT_BID when the last out-of-array re-anchor was tried
-SC_OUT_TRY_ASK = 24
-N_SC = 25
+SC_OUT_CHANGES = 23  # counter of book changes outside the array (cache key)
+SC_OUT_SCANNED = 24  # SC_OUT_CHANGES when the outside best prices were last scanned
+SC_OB_HAS_BID = 25  # cached best bid among orders outside the array (absolute bucket)
+SC_OB_BID = 26
+SC_OB_HAS_ASK = 27
+SC_OB_ASK = 28
+SC_SEEN_VALID = 29  # 1 once a valid two-sided book has been seen at an event end
+N_SC = 30
 
 # --- int64 statistics `stats` (EngineStats fields, in this order) ------------------------
 STAT_NAMES: tuple[str, ...] = (
