@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spymaster_replay.batches import Pacer, event_batches, warmup_progress
+from spymaster_replay.batches import Pacer, event_batches, time_sliced, warmup_progress
 from spymaster_shared.dbn.records import F_LAST, MBO_DTYPE
 
 
@@ -46,3 +46,15 @@ def test_pacer_waits_only_after_capture_start() -> None:
 def test_warmup_progress() -> None:
     assert warmup_progress(5, 0, 10) == 0.5
     assert warmup_progress(50, 0, 10) == 1.0
+
+
+def test_time_slices_cut_after_f_last_and_keep_every_record() -> None:
+    recs = _records([F_LAST if i % 3 == 2 else 0 for i in range(300)])
+    recs["ts_event"] = np.arange(300) * 1000  # 1 us apart
+    out = list(time_sliced([recs], capture_start_ns=100_000, slice_ns=20_000))
+    assert np.array_equal(np.concatenate(out)["ts_event"], recs["ts_event"])
+    for b in out[:-1]:
+        assert b["flags"][-1] & F_LAST
+    paced = [b for b in out if b["ts_event"][0] >= 100_000]
+    assert all(b["ts_event"][-1] - b["ts_event"][0] < 25_000 for b in paced)
+    assert out[0]["ts_event"][0] == 0 and len(out) == 10

@@ -30,7 +30,7 @@ import numpy as np
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from spymaster_engine.core import FeatureEngine
-from spymaster_shared.bus.arrow_frames import encode_ipc
+from spymaster_shared.bus.arrow_frames import encode_frames_ipc
 from spymaster_shared.bus.framing import decode_frame, decode_json, encode_frame, encode_json
 from spymaster_shared.bus.jetstream import DeadLetters, last_frame, pull_messages
 from spymaster_shared.bus.messages import (
@@ -88,11 +88,14 @@ def grid_messages(
     """(bin_seq, payload) of each bin in ``frames`` with bin_seq > ``after_bin``. Pure."""
     out = []
     now = time.time_ns()
-    for i in range(frames.n_bins):
+    seqs = frames.bins["bin_seq"]
+    first = int(np.searchsorted(seqs, after_bin, side="right"))
+    if first >= frames.n_bins:
+        return out
+    frames = frames.slice(first, frames.n_bins)
+    bodies = encode_frames_ipc(frames)
+    for i, body in enumerate(bodies):
         seq = int(frames.bins["bin_seq"][i])
-        if seq <= after_bin:
-            continue
-        body = encode_ipc(frames.frame_batch(i))
         head = GridBin(session_id, seq, bin_header(frames, i), source_pub_wall_ns, now, len(body))
         out.append((seq, encode_frame(head, body)))
     return out

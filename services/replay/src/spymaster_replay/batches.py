@@ -62,6 +62,32 @@ def event_batches(
             yield carry[i : i + max_records]
 
 
+def time_sliced(
+    batches: Iterable[np.ndarray], capture_start_ns: int, slice_ns: int
+) -> Iterator[np.ndarray]:
+    """Cut paced batches finer: after the capture start a batch spans at most ``slice_ns`` of
+    event time (still ending after F_LAST), so a paced replay publishes each event when it is
+    due instead of holding a 1 MB batch until its last record is due."""
+    start = np.uint64(max(capture_start_ns, 0))
+    for batch in batches:
+        ts = batch["ts_event"]
+        if len(batch) == 0 or ts[-1] < start:
+            yield batch
+            continue
+        # slice index of each record (warmup records share the first slice)
+        slot = (np.maximum(ts, start) - start) // np.uint64(slice_ns)
+        ends = np.flatnonzero(batch["flags"] & F_LAST)
+        # events are grouped by the slot of their last record: cut after the last event
+        # ending in each slot
+        cut = ends[:-1][slot[ends[1:]] > slot[ends[:-1]]]
+        lo = 0
+        for c in cut:
+            yield batch[lo : c + 1]
+            lo = int(c) + 1
+        if lo < len(batch):
+            yield batch[lo:]
+
+
 def capture_records(files: list[Path], cfg: EngineConfig) -> Iterator[np.ndarray]:
     """Records of the capture's symbol from the file start (the book needs the snapshot) to
     the first event at or after the capture end, inclusive (that event closes the last bin)."""

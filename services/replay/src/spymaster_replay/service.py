@@ -29,6 +29,7 @@ from spymaster_replay.batches import (
     capture_records,
     check_capture,
     event_batches,
+    time_sliced,
     warmup_progress,
 )
 from spymaster_shared.bus.framing import decode_frame, decode_json, encode_frame, encode_json
@@ -70,6 +71,7 @@ ACTIVE_STATES = ("starting", "warmup", "streaming")
 ACK_WINDOW = 256  # outstanding async publishes per session
 KV_UPDATE_S = 0.5
 HOLE_SCAN_STREAM_SEQS = 20_000
+PACE_SLICE_NS = 5_000_000  # paced batches span at most 5 ms of wall time (x speed)
 
 
 def _now() -> int:
@@ -290,6 +292,8 @@ class ReplayService:
         last_kv = 0.0
         seq = -1
         batches = event_batches(capture_records(files, cfg))
+        if info.speed > 0:  # deterministic per session: batch_seq survives a restart
+            batches = time_sliced(batches, cfg.capture_start_ns, int(PACE_SLICE_NS * info.speed))
         for batch in _in_thread(batches):
             batch = await batch
             if batch is None:
