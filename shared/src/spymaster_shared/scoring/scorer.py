@@ -48,8 +48,12 @@ class SpectrumScorer:
         self._min_periods = int(scoring.zscore_min_periods)
         W = int(scoring.zscore_window_bins)
         self._ring = np.full((W, 3, self.n_cells), np.nan)
-        self._srt = np.zeros((3, self.n_cells, W))
+        # sorted windows padded with +inf to whole blocks, and each block's first value
+        n_blocks = -(-W // kernels.BLOCK)
+        self._srt = np.full((3, self.n_cells, n_blocks * kernels.BLOCK), np.inf)
+        self._piv = np.full((3, self.n_cells, -(-n_blocks // 8) * 8), np.inf)
         self._count = np.zeros((3, self.n_cells), dtype=np.int64)
+        self._split = np.zeros((3, self.n_cells), dtype=np.int64)
         self._meta = np.zeros(1, dtype=np.int64)
 
     @property
@@ -69,7 +73,9 @@ class SpectrumScorer:
             self._row(d3, "composite_d3"),
             self._ring,
             self._srt,
+            self._piv,
             self._count,
+            self._split,
             self._meta,
             self._params,
             self._min_periods,
@@ -94,7 +100,9 @@ class SpectrumScorer:
             d3,
             self._ring,
             self._srt,
+            self._piv,
             self._count,
+            self._split,
             self._meta,
             self._params,
             self._min_periods,

@@ -2,11 +2,18 @@
 
 Kernels only; the formulas are in ``docs/scoring.md``. State layout, shared by every kernel:
 
-- ``ring``  float64 (W, 3, n_cells): the last W inputs per (derivative j, cell c), in arrival
-  order, slot ``n_seen % W``; a missing (non-finite) input is stored as NaN.
-- ``srt``   float64 (3, n_cells, W): the finite values of each window, sorted ascending in
-  ``srt[j, c, :count[j, c]]``.
+- ``ring``  float64 (W, 3, n_cells): the last W inputs of window (j, c) in arrival order,
+  slot ``n_seen % W`` (``ring_value``: a missing, non-finite input is stored as NaN); one
+  bin's slots are one contiguous row, read in order by ``spectrum_update``.
+- ``srt``   float64 (3, n_cells, Wb), Wb = W rounded up to whole ``BLOCK``s: the finite
+  values of each window sorted ascending in ``srt[j, c, :count[j, c]]``, +inf after them.
+  Each window is contiguous, so a cell's three windows stay in L1 while ``spectrum_run``
+  walks its bins.
+- ``piv``   float64 (3, n_cells, >= Wb / BLOCK): ``piv[j, c, k] = srt[j, c, k * BLOCK]``,
+  +inf past the last block.
 - ``count`` int64 (3, n_cells): number of finite values in each window.
+- ``split`` int64 (3, n_cells): where the last MAD selection of each window ended (a hint
+  only: the MAD does not depend on it, see ``sorted_mad_near``).
 - ``meta``  int64 (1,): ``meta[0]`` = number of bins seen so far (``n_seen``).
 - ``params`` float64 (6,): w1, w2, w3, sum(|w|), tanh_scale, threshold_neutral.
 """
@@ -16,63 +23,97 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import int64, njit, uint64
 
 MAD_SCALE = 1.4826  # MAD -> sigma for a normal distribution
+BLOCK = 16  # values per block of a sorted window (see window_ranks)
 
 
 @njit(cache=True)
-def count_below(a, n, x, inclusive):
-    """Rank of ``x`` in the sorted prefix ``a[:n]``: #{a_i < x}, or #{a_i <= x} if inclusive.
+def window_ranks(a, piv, old, new):
+    """Ranks in a sorted window: (#{a_i < old}, #{a_i <= new}), by counting in two levels.
 
-    A branch-free counting pass (vectorised by LLVM) beats a binary search's mispredicted
-    branches for windows of a few hundred values; the result is the same index.
+    ``a`` holds the sorted values then +inf up to a multiple of ``BLOCK``; ``piv[k]`` is
+    ``a[k * BLOCK]`` (+inf past the end). Counting the pivots below a value finds its block,
+    counting inside that block finds its rank: two short branch-free passes that LLVM
+    vectorises (a binary search's compare-and-move becomes mispredicted branches on x86).
     """
-    c = 0
-    if inclusive:
-        for i in range(n):
-            c += a[i] <= x
-    else:
-        for i in range(n):
-            c += a[i] < x
-    return c
+    mo = 0
+    mn = 0
+    for k in range(piv.shape[0]):
+        mo += piv[k] < old
+        mn += piv[k] <= new
+    po = 0
+    if mo > 0:
+        base = uint64((mo - 1) * BLOCK)
+        for i in range(BLOCK):
+            po += a[base + uint64(i)] < old
+        po += int64(base)
+    pn = 0
+    if mn > 0:
+        base = uint64((mn - 1) * BLOCK)
+        for i in range(BLOCK):
+            pn += a[base + uint64(i)] <= new
+        pn += int64(base)
+    return po, pn
 
 
 @njit(cache=True)
-def sorted_replace(a, n, old, new, old_ok, new_ok):
-    """Replace ``old`` by ``new`` in the sorted prefix ``a[:n]``; returns the new length.
+def _shift_left(a, lo, hi):
+    # a[lo:hi] = a[lo + 1:hi + 1]; unsigned indices spare numba's negative-index wraparound,
+    # which would keep LLVM from vectorising the copy
+    for i in range(uint64(lo), uint64(hi)):
+        a[i] = a[i + uint64(1)]
+
+
+@njit(cache=True)
+def _shift_right(a, lo, hi):
+    # a[lo + 1:hi + 1] = a[lo:hi], copied from the top down
+    top = uint64(hi)
+    for k in range(uint64(hi - lo)):
+        a[top - k] = a[top - k - uint64(1)]
+
+
+@njit(cache=True)
+def _refresh_pivots(a, piv, lo, hi):
+    # piv[k] = a[k * BLOCK] for every block whose first slot lies in a[lo:hi + 1]
+    for k in range((lo + BLOCK - 1) // BLOCK, hi // BLOCK + 1):
+        piv[k] = a[k * BLOCK]
+
+
+@njit(cache=True)
+def sorted_replace(a, piv, n, old, new, old_ok, new_ok):
+    """Replace ``old`` by ``new`` in the sorted window ``a[:n]``; returns the new length.
 
     ``old_ok``/``new_ok`` say whether ``old`` leaves / ``new`` enters the window (a missing
-    value does neither). Rank both values in one counting pass (po = #{a < old},
-    pn = #{a <= new}), then shift the elements between the two ranks by one slot:
-    O(W) vectorised work per update, no allocation.
+    value does neither). With po = #{a < old} (``a[po] == old``) and pn = #{a <= new}, the
+    values between the two ranks move by one slot (a vectorised copy) and the pivots of the
+    blocks touched are refreshed; ``a[n:]`` stays +inf. No allocation. The sorted content is
+    unique whatever the order of ties, so it does not depend on how the ranks are found.
     """
     if old_ok and new_ok:
-        po = 0
-        pn = 0
-        for i in range(n):
-            po += a[i] < old
-            pn += a[i] <= new
-        # a[po] == old
+        po, pn = window_ranks(a, piv, old, new)
         if new >= old:
             pn -= 1  # last slot <= new once old is gone
-            for i in range(po, pn):
-                a[i] = a[i + 1]
+            _shift_left(a, po, pn)
+            a[pn] = new
+            _refresh_pivots(a, piv, po, pn)
         else:
-            for i in range(po, pn, -1):
-                a[i] = a[i - 1]
-        a[pn] = new
+            _shift_right(a, pn, po)
+            a[pn] = new
+            _refresh_pivots(a, piv, pn, po)
         return n
     if old_ok:
-        po = count_below(a, n, old, False)
-        for i in range(po, n - 1):
-            a[i] = a[i + 1]
+        po, _ = window_ranks(a, piv, old, old)
+        _shift_left(a, po, n - 1)
+        a[n - 1] = np.inf
+        _refresh_pivots(a, piv, po, n - 1)
         return n - 1
     if new_ok:
-        pn = count_below(a, n, new, True)
-        for i in range(n, pn, -1):
-            a[i] = a[i - 1]
+        _, pn = window_ranks(a, piv, new, new)
+        _shift_right(a, pn, n)
         a[pn] = new
+        _refresh_pivots(a, piv, pn, n)
         return n + 1
     return n
 
@@ -99,33 +140,15 @@ def _dev_right(a, h, med, j):
 
 
 @njit(cache=True)
-def sorted_mad(a, n, med):
-    """Median absolute deviation ``median(|a[:n] - med|)`` of a sorted prefix, exactly.
+def _mad_at_split(a, n, med, i):
+    """MAD from a split: the n//2 + 1 smallest deviations are i from the left, the rest right.
 
-    With h = n // 2 the deviations of ``a[:h]`` (read backwards) and of ``a[h:]`` are two
-    sorted sequences, so the median of their union is a k-th-of-two-sorted-arrays selection:
-    O(log n) binary search instead of a sort. ``|a_i - med|`` equals ``med - a_i`` or
-    ``a_i - med`` bit for bit, so this is exactly ``np.median(np.abs(a - med))``.
+    The n//2-th smallest deviation (0-based) is the larger of the last taken on each side; for
+    even n the MAD is its mean with the (n//2 - 1)-th, the larger of the second-to-last taken on
+    each side and the smaller last-taken one (``np.median``'s mean of the two middle values).
     """
     h = n >> 1
-    na = h
-    nb = n - h
-    k = n >> 1  # 0-based rank of the (upper) middle element of the union
-    # choose i elements from the left, k + 1 - i from the right, for the k + 1 smallest
-    lo = max(0, k + 1 - nb)
-    hi = min(k + 1, na)
-    i = lo
-    while lo <= hi:
-        i = (lo + hi) >> 1
-        j = k + 1 - i
-        if i < na and j > 0 and _dev_right(a, h, med, j - 1) > _dev_left(a, h, med, i):
-            lo = i + 1
-        elif i > 0 and j < nb and _dev_left(a, h, med, i - 1) > _dev_right(a, h, med, j):
-            hi = i - 1
-        else:
-            break
-    j = k + 1 - i
-    # k-th smallest = max of the last taken on each side
+    j = h + 1 - i
     kth = -np.inf
     if i > 0:
         kth = _dev_left(a, h, med, i - 1)
@@ -135,8 +158,6 @@ def sorted_mad(a, n, med):
             kth = v
     if n & 1:
         return kth
-    # even n: mean of the (k-1)-th and k-th smallest; the (k-1)-th is the larger of the
-    # second-to-last taken on each side and the smaller last-taken one
     prev = -np.inf
     if i > 0 and j > 0:
         a_last = _dev_left(a, h, med, i - 1)
@@ -154,73 +175,196 @@ def sorted_mad(a, n, med):
 
 
 @njit(cache=True)
-def window_push_z(ring, srt, count, head, j, c, x, min_periods):
-    """Push ``x`` into window (j, c) and return its robust z-score (NaN when not ready).
+def sorted_mad_split(a, n, med):
+    """Split of ``median(|a[:n] - med|)`` over a sorted prefix by bisection; returns i.
 
-    z = (x - median(window)) / (1.4826 * MAD(window)), window = the last W inputs including
-    this one, finite values only. z = 0 when MAD == 0 (constant window). NaN when ``x`` is
-    non-finite or the window holds fewer than ``min_periods`` finite values. -0.0 is stored
-    as +0.0 so that the window's sorted content never depends on the sign of zero.
+    With h = n // 2 the deviations of ``a[:h]`` (read backwards) and of ``a[h:]`` are two
+    sorted sequences, so the median of their union is a k-th-of-two-sorted-arrays selection:
+    take i from the left and k + 1 - i from the right (k = h), i found in O(log n).
     """
-    old = ring[head, j, c]
-    new_ok = math.isfinite(x)
-    if new_ok:
-        x = x + 0.0
-    else:
-        x = np.nan
-    ring[head, j, c] = x
-    w = srt[j, c]
-    n = sorted_replace(w, count[j, c], old, x, not math.isnan(old), new_ok)
+    h = n >> 1
+    na = h
+    nb = n - h
+    k = n >> 1  # 0-based rank of the (upper) middle element of the union
+    lo = max(0, k + 1 - nb)
+    hi = min(k + 1, na)
+    i = lo
+    while lo <= hi:
+        i = (lo + hi) >> 1
+        j = k + 1 - i
+        if i < na and j > 0 and _dev_right(a, h, med, j - 1) > _dev_left(a, h, med, i):
+            lo = i + 1
+        elif i > 0 and j < nb and _dev_left(a, h, med, i - 1) > _dev_right(a, h, med, j):
+            hi = i - 1
+        else:
+            break
+    return i
+
+
+@njit(cache=True)
+def sorted_mad(a, n, med):
+    """Median absolute deviation ``median(|a[:n] - med|)`` of a sorted prefix, exactly.
+
+    O(log n) selection (``sorted_mad_split``) instead of a sort. ``|a_i - med|`` equals
+    ``med - a_i`` or ``a_i - med`` bit for bit, so this is exactly
+    ``np.median(np.abs(a - med))``.
+    """
+    return _mad_at_split(a, n, med, sorted_mad_split(a, n, med))
+
+
+@njit(cache=True)
+def sorted_mad_near(a, n, med, i0):
+    """``sorted_mad`` searching its split from ``i0`` (the previous bin's); returns (MAD, i).
+
+    Between consecutive bins the median moves by at most one rank, so the split moves by a
+    step or two: one branch-free step from ``i0`` (the bisection's two tests, as 0/1), then
+    a walk while the split is still not valid. When every deviation is finite both sequences
+    are sorted, a valid split is where the walk and the bisection stop, and the k-th smallest
+    deviation is one value whichever valid split finds it: the same bits as ``sorted_mad``.
+    Otherwise (values near the float64 limit, overflowing deviations) the bisection runs.
+    """
+    if not (math.isfinite(med) and math.isfinite(a[n - 1] - a[0])):
+        i = sorted_mad_split(a, n, med)
+        return _mad_at_split(a, n, med, i), i
+    h = n >> 1
+    lo = (n & 1) ^ 1  # fewest taken from the left (the right half has h or h + 1 values)
+    hi = h  # most taken from the left; j = h + 1 - i from the right
+    i = min(max(i0, lo), hi)
+    # more from the left if its next deviation is below the last taken right one; fewer if
+    # its last taken one is above the next right one (indices clamped into a[:n]; the
+    # guards i < hi, i > lo discard the clamped reads)
+    up = (i < hi) & (a[2 * h - i] - med > med - a[h - 1 - min(i, h - 1)])
+    down = (i > lo) & (med - a[h - max(i, 1)] > a[min(2 * h + 1 - i, n - 1)] - med)
+    i += int64(up) - int64(down)
+    while True:
+        j = h + 1 - i
+        if i < hi and _dev_right(a, h, med, j - 1) > _dev_left(a, h, med, i):
+            i += 1
+        elif i > lo and _dev_left(a, h, med, i - 1) > _dev_right(a, h, med, j):
+            i -= 1
+        else:
+            break
+    return _mad_at_split(a, n, med, i), i
+
+
+@njit(cache=True)
+def ring_value(x):
+    """What the ring stores for an input: x + 0.0 (so -0.0 becomes +0.0), NaN if non-finite."""
+    if math.isfinite(x):
+        return x + 0.0
+    return np.nan
+
+
+@njit(cache=True)
+def window_push_z(a, piv, count, split, j, c, old, x, min_periods):
+    """Move window (j, c) one bin on (``old`` leaves, ``x`` enters) and return x's robust z.
+
+    ``old``/``x`` are ring values (``ring_value``; NaN = missing); ``a``/``piv`` are the
+    window's sorted values and pivots. z = (x - median(window)) / (1.4826 * MAD(window)),
+    window = the last W inputs including this one, finite values only. z = 0 when MAD == 0
+    (constant window). NaN when ``x`` is missing or the window holds fewer than
+    ``min_periods`` finite values.
+    """
+    new_ok = not math.isnan(x)
+    n = sorted_replace(a, piv, count[j, c], old, x, not math.isnan(old), new_ok)
     count[j, c] = n
     if not new_ok or n < min_periods:
         return np.nan
-    med = sorted_median(w, n)
-    mad = sorted_mad(w, n, med)
+    med = sorted_median(a, n)
+    mad, i = sorted_mad_near(a, n, med, split[j, c])
+    split[j, c] = i
     if mad == 0.0:
         return 0.0
     return (x - med) / (MAD_SCALE * mad)
 
 
 @njit(cache=True)
-def spectrum_update(d1, d2, d3, ring, srt, count, meta, params, min_periods, score, state):
-    """One bin for all cells: score = sum_i w_i tanh(z_i / s) / sum_i |w_i|, state in {-1,0,1}.
-
-    Inputs d1, d2, d3: float64 (n_cells,) composite derivatives (per bin, dimensionless).
-    Writes ``score`` (float64, NaN when any z is NaN) and ``state`` (int8: +1 if
-    score > threshold_neutral, -1 if score < -threshold_neutral, else 0; 0 when NaN).
-    """
-    n_cells = d1.shape[0]
-    W = ring.shape[0]
-    head = meta[0] % W
-    w1 = params[0]
-    w2 = params[1]
-    w3 = params[2]
-    norm = params[3]
+def blend(z1, z2, z3, params):
+    """score = sum_i w_i tanh(z_i / s) / sum_i |w_i| in [-1, 1]; NaN when any z is NaN."""
+    if math.isnan(z1) or math.isnan(z2) or math.isnan(z3):
+        return np.nan
     s = params[4]
-    thr = params[5]
-    for c in range(n_cells):
-        z1 = window_push_z(ring, srt, count, head, 0, c, d1[c], min_periods)
-        z2 = window_push_z(ring, srt, count, head, 1, c, d2[c], min_periods)
-        z3 = window_push_z(ring, srt, count, head, 2, c, d3[c], min_periods)
-        if math.isnan(z1) or math.isnan(z2) or math.isnan(z3):
-            score[c] = np.nan
-            state[c] = 0
-            continue
-        v = (w1 * math.tanh(z1 / s) + w2 * math.tanh(z2 / s) + w3 * math.tanh(z3 / s)) / norm
+    return (
+        params[0] * math.tanh(z1 / s)
+        + params[1] * math.tanh(z2 / s)
+        + params[2] * math.tanh(z3 / s)
+    ) / params[3]
+
+
+@njit(cache=True)
+def state_code(v, thr):
+    """+1 if v > thr, -1 if v < -thr, else 0 (0 for NaN)."""
+    if v > thr:
+        return 1
+    if v < -thr:
+        return -1
+    return 0
+
+
+@njit(cache=True)
+def spectrum_update(
+    d1, d2, d3, ring, srt, piv, count, split, meta, params, min_periods, score, state
+):
+    """One bin for all cells. d1, d2, d3: float64 (n_cells,) composite derivatives (per bin).
+
+    Writes ``score`` (float64 (n_cells,), ``blend`` of the three z) and ``state`` (int8,
+    ``state_code`` of the score with threshold_neutral). ``ring`` is (W, 3, n_cells): a
+    bin's slots are one contiguous row.
+    """
+    head = meta[0] % ring.shape[0]
+    row = ring[head]
+    for c in range(d1.shape[0]):
+        x1 = ring_value(d1[c])
+        x2 = ring_value(d2[c])
+        x3 = ring_value(d3[c])
+        z1 = window_push_z(srt[0, c], piv[0, c], count, split, 0, c, row[0, c], x1, min_periods)
+        z2 = window_push_z(srt[1, c], piv[1, c], count, split, 1, c, row[1, c], x2, min_periods)
+        z3 = window_push_z(srt[2, c], piv[2, c], count, split, 2, c, row[2, c], x3, min_periods)
+        row[0, c] = x1
+        row[1, c] = x2
+        row[2, c] = x3
+        v = blend(z1, z2, z3, params)
         score[c] = v
-        if v > thr:
-            state[c] = 1
-        elif v < -thr:
-            state[c] = -1
-        else:
-            state[c] = 0
+        state[c] = state_code(v, params[5])
     meta[0] += 1
 
 
 @njit(cache=True)
-def spectrum_run(d1, d2, d3, ring, srt, count, meta, params, min_periods, score, state):
-    """Batch: ``spectrum_update`` on every row of (n_bins, n_cells) inputs, in order."""
-    for t in range(d1.shape[0]):
-        spectrum_update(
-            d1[t], d2[t], d3[t], ring, srt, count, meta, params, min_periods, score[t], state[t]
-        )
+def spectrum_run(d1, d2, d3, ring, srt, piv, count, split, meta, params, min_periods, score, state):
+    """Batch over (n_bins, n_cells) inputs: ``spectrum_update``'s per-cell step on every bin.
+
+    Cell by cell, each cell's bins in order: cells are independent (own windows, own ring
+    column), so every cell sees the same sequence of updates as with ``spectrum_update``
+    bin by bin, while its three windows and its ring column (copied into a contiguous
+    buffer) stay hot in cache.
+    """
+    W = ring.shape[0]
+    n0 = meta[0]
+    local = np.empty((3, W))
+    for c in range(d1.shape[1]):
+        for j in range(3):
+            for k in range(W):
+                local[j, k] = ring[k, j, c]
+        a1, a2, a3 = srt[0, c], srt[1, c], srt[2, c]
+        p1, p2, p3 = piv[0, c], piv[1, c], piv[2, c]
+        head = n0 % W
+        for t in range(d1.shape[0]):
+            x1 = ring_value(d1[t, c])
+            x2 = ring_value(d2[t, c])
+            x3 = ring_value(d3[t, c])
+            z1 = window_push_z(a1, p1, count, split, 0, c, local[0, head], x1, min_periods)
+            z2 = window_push_z(a2, p2, count, split, 1, c, local[1, head], x2, min_periods)
+            z3 = window_push_z(a3, p3, count, split, 2, c, local[2, head], x3, min_periods)
+            local[0, head] = x1
+            local[1, head] = x2
+            local[2, head] = x3
+            v = blend(z1, z2, z3, params)
+            score[t, c] = v
+            state[t, c] = state_code(v, params[5])
+            head += 1
+            if head == W:
+                head = 0
+        for j in range(3):
+            for k in range(W):
+                ring[k, j, c] = local[j, k]
+    meta[0] = n0 + d1.shape[0]
