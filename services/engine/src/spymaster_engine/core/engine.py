@@ -66,7 +66,7 @@ from spymaster_shared.grid_schema import BIN_FIELDS, CELL_FIELDS
 
 # Denominator epsilon of composite = (P - V) / (|P| + |V| + EPS), in size units per second.
 COMPOSITE_EPS = 1.0
-# Records per kernel call: bounds the order table growth step and the output buffers.
+# Records per kernel call: bounds the bins one call can close (output buffer estimate).
 SLICE_RECORDS = 1 << 16
 # Bins written per kernel call at most (output buffer rows).
 MAX_BINS_PER_CALL = 512
@@ -216,14 +216,12 @@ class FeatureEngine:
             "spec_prev": np.zeros((3, self._rows)),
         }
 
-    def _ensure_table(self, n_new: int) -> None:
+    def _grow_table(self) -> None:
+        """Rehash the order table into a table at most 1/4 full (drops tombstones)."""
         s = self._s
-        used, tomb = int(s["sc"][SC_HT_USED]), int(s["sc"][SC_HT_TOMB])
-        cap = len(s["ht_pub"])
-        if 2 * (used + tomb + n_new + 1) <= cap:
-            return
+        used = int(s["sc"][SC_HT_USED])
         new_cap = MIN_TABLE
-        while new_cap < 4 * (used + n_new + 1):
+        while new_cap < 4 * (used + 2):
             new_cap *= 2
         pub = np.full(new_cap, HT_EMPTY, dtype=np.int64)
         oid = np.zeros(new_cap, dtype=np.uint64)
@@ -261,7 +259,6 @@ class FeatureEngine:
         parts: list[GridFrames] = []
         for lo in range(0, len(recs), SLICE_RECORDS):
             part = recs[lo : lo + SLICE_RECORDS]
-            self._ensure_table(len(part))
             max_ts = int(part["ts_event"].max()) if len(part) else 0
             self._run(part, finish=False, max_ts=max_ts, parts=parts)
         return GridFrames.concat(parts, self._rows)
@@ -310,7 +307,7 @@ class FeatureEngine:
         while True:
             n_buf = min(max(self._emittable(max_ts), 1), MAX_BINS_PER_CALL)
             out = _alloc(n_buf, self._rows)
-            pos, n_out = kernels.process_records(
+            pos, n_out, stop = kernels.process_records(
                 recs["ts_event"], recs["order_id"], recs["price"], recs["size"],
                 recs["publisher_id"], recs["instrument_id"], recs["flags"], recs["action"],
                 recs["side"], pos, finish,
@@ -322,6 +319,8 @@ class FeatureEngine:
             )  # fmt: skip
             if n_out:
                 parts.append(_frames(out, n_out, n_buf))
+            if stop == kernels.STOP_TABLE_FULL:
+                self._grow_table()
             done = pos >= len(recs) and (not finish or s["sc"][SC_OPEN_SEQ] >= self._ip[IP_N_BINS])
             if done:
                 return

@@ -117,6 +117,9 @@ A_TRADE = 84  # 'T'
 A_FILL = 70  # 'F'
 S_ASK = 65  # 'A'
 S_BID = 66  # 'B'
+STOP_DONE = 0
+STOP_OUTPUT_FULL = 1
+STOP_TABLE_FULL = 2
 SD_BID = 0  # depth column / side index
 SD_ASK = 1
 
@@ -161,7 +164,7 @@ def ht_find(ht_pub: np.ndarray, ht_oid: np.ndarray, pub: int, oid: np.uint64) ->
 def ht_insert(ht_pub: np.ndarray, ht_oid: np.ndarray, sc: np.ndarray, pub: int, oid) -> int:
     """Slot for a new key (pub, oid) known to be absent: first empty or tombstone slot.
 
-    The caller guarantees a free slot exists (load factor kept <= 1/2 by the Python layer).
+    A free slot exists: process_records stops for a rehash before the load passes 1/2.
     """
     mask = ht_pub.shape[0] - 1
     i = ht_hash(pub, oid, mask)
@@ -316,28 +319,33 @@ def spectrum_update(
     pos: int,
     out: np.ndarray,
 ) -> None:
-    """Push one bin's composite row ``comp[r]`` and write smoothed S, d1, d2, d3 into ``out``.
+    """Push one bin's composite row ``comp[r]`` and write d1, d2, d3 of the smoothed S.
 
     mean_w[r] = mean of the last min(w, n_hist+1) composites of row r (this bin included);
     S = sum_w weight_w mean_w / sum_w weight_w; d1 = S - S_prev, d2 = d1 - d1_prev,
     d3 = d2 - d2_prev (previous values start at 0). ``hist`` is a ring of max(windows) rows
-    (next write row ``pos``), ``sums[w, r]`` the running window sums, ``prev = (S, d1, d2)``.
+    (next write row ``pos``), ``sums[w, r]`` the running window sums, ``prev = (S, d1, d2)``;
+    ``out[0..2, r] = (d1, d2, d3)``.
     """
     depth = hist.shape[0]
+    rows = comp.shape[0]
     wsum = 0.0
     for wi in range(windows.shape[0]):
         wsum += weights[wi]
-    for r in range(comp.shape[0]):
-        c = comp[r]
-        smooth = 0.0
-        for wi in range(windows.shape[0]):
-            w = windows[wi]
-            sums[wi, r] += c
-            if n_hist >= w:
-                sums[wi, r] -= hist[(pos - w) % depth, r]
-            cnt = n_hist + 1 if n_hist + 1 < w else w
-            smooth += weights[wi] * (sums[wi, r] / cnt)
-        smooth /= wsum
+    for r in range(rows):
+        out[0, r] = 0.0
+    for wi in range(windows.shape[0]):
+        w = windows[wi]
+        cnt = n_hist + 1 if n_hist + 1 < w else w
+        old = (pos - w) % depth
+        full = n_hist >= w
+        for r in range(rows):
+            sums[wi, r] += comp[r]
+            if full:
+                sums[wi, r] -= hist[old, r]
+            out[0, r] += weights[wi] * (sums[wi, r] / cnt)
+    for r in range(rows):
+        smooth = out[0, r] / wsum
         d1 = smooth - prev[0, r]
         d2 = d1 - prev[1, r]
         d3 = d2 - prev[2, r]
@@ -347,7 +355,7 @@ def spectrum_update(
         out[0, r] = d1
         out[1, r] = d2
         out[2, r] = d3
-        hist[pos, r] = c
+        hist[pos, r] = comp[r]
 
 
 @njit(cache=True)
@@ -630,6 +638,9 @@ def close_bin(
     spec_hist: np.ndarray,
     spec_sums: np.ndarray,
     spec_prev: np.ndarray,
+    x: np.ndarray,
+    row: np.ndarray,
+    dd: np.ndarray,
     out_f8: np.ndarray,
     out_i4: np.ndarray,
     out_i1: np.ndarray,
@@ -641,10 +652,11 @@ def close_bin(
     """Close the open bin [start, end) at ``end`` and, if bin_seq >= 0, write it to row
     ``n_out`` of the outputs. Returns the new ``n_out``.
 
-    Spot = round-half-up((best_bid_slot + best_ask_slot) / 2) when both sides exist and
+    Spot = round-half-up((best_bid + best_ask) / 2) in buckets when both sides exist and
     bid <= ask (book_valid), else the previous spot. Row r is k = r - R, absolute bucket
     spot + k. Cell values: chain read at ``end``; depths from the book; composite into the
-    spectrum; labels from best moves since the previous bin.
+    spectrum; labels from best moves since the previous bin. ``x`` (5, 4), ``row``
+    (rows, n_f8_columns) and ``dd`` (3, rows) are scratch.
     """
     n = depth.shape[0]
     radius = ip[IP_RADIUS]
@@ -676,66 +688,67 @@ def close_bin(
     chase_up = 1 if (ask_move > 0 and bid_move > 0) else 0
     chase_down = 1 if (ask_move < 0 and bid_move < 0) else 0
 
-    x = np.zeros((5, 4))
-    comp = np.zeros(rows)
-    pres = np.zeros(rows)
-    vac = np.zeros(rows)
+    # per-row features into the row-major scratch (one cache-friendly pass per row)
+    n_cols = row.shape[1]
     for r in range(rows):
         s = spot - radius + r - anchor
         if not has_spot or s < 0 or s >= n:
-            if emit:
-                for c in range(out_f8.shape[0]):
-                    out_f8[c, n_out, r] = 0.0
-                out_i8[0, n_out, r] = 0
+            for c in range(n_cols):
+                row[r, c] = 0.0
             continue
-        chain_evaluate(y, t_last, s, end, lam, v_mass, v_depth, x)
+        if t_last[s] == 0:  # never touched: zero chain state
+            x[:] = 0.0
+        else:
+            chain_evaluate(y, t_last, s, end, lam, v_mass, v_depth, x)
         p, v, cmp = force_composite(x, coef)
-        comp[r] = cmp
-        pres[r] = p
-        vac[r] = v
-        if emit:
-            bd = float(depth[s, SD_BID])
-            ad = float(depth[s, SD_ASK])
-            out_f8[O_ADD_MASS, n_out, r] = x[G_ADD, 0]
-            out_f8[O_ADD_MASS + 1, n_out, r] = x[G_PULL, 0]
-            out_f8[O_ADD_MASS + 2, n_out, r] = x[G_FILL, 0]
-            out_f8[O_REST, n_out, r] = bd + ad
-            out_f8[O_REST + 1, n_out, r] = bd
-            out_f8[O_REST + 2, n_out, r] = ad
-            for m, o in ((1, O_V0), (2, O_A0), (3, O_J0)):
-                out_f8[o, n_out, r] = x[G_ADD, m]
-                out_f8[o + 1, n_out, r] = x[G_PULL, m]
-                out_f8[o + 2, n_out, r] = x[G_FILL, m]
-                out_f8[o + 3, n_out, r] = x[G_BID, m] + x[G_ASK, m]
-                out_f8[o + 4, n_out, r] = x[G_BID, m]
-                out_f8[o + 5, n_out, r] = x[G_ASK, m]
-            out_i8[0, n_out, r] = last_ev[s]
+        bd = float(depth[s, SD_BID])
+        ad = float(depth[s, SD_ASK])
+        row[r, O_PRESSURE] = p
+        row[r, O_VACUUM] = v
+        row[r, O_COMPOSITE] = cmp
+        row[r, O_ADD_MASS] = x[G_ADD, 0]
+        row[r, O_ADD_MASS + 1] = x[G_PULL, 0]
+        row[r, O_ADD_MASS + 2] = x[G_FILL, 0]
+        row[r, O_REST] = bd + ad
+        row[r, O_REST + 1] = bd
+        row[r, O_REST + 2] = ad
+        for m in range(1, 4):
+            o = O_V0 if m == 1 else (O_A0 if m == 2 else O_J0)
+            row[r, o] = x[G_ADD, m]
+            row[r, o + 1] = x[G_PULL, m]
+            row[r, o + 2] = x[G_FILL, m]
+            row[r, o + 3] = x[G_BID, m] + x[G_ASK, m]
+            row[r, o + 4] = x[G_BID, m]
+            row[r, o + 5] = x[G_ASK, m]
 
-    d = np.empty((3, rows))
+    comp = row[:rows, O_COMPOSITE]
     spectrum_update(
         comp, spec_hist, spec_sums, spec_prev, windows, weights,
-        sc[SC_N_HIST], sc[SC_HIST_POS], d,
+        sc[SC_N_HIST], sc[SC_HIST_POS], dd,
     )  # fmt: skip
     sc[SC_N_HIST] += 1
     sc[SC_HIST_POS] = (sc[SC_HIST_POS] + 1) % spec_hist.shape[0]
 
     if emit:
+        for r in range(rows):
+            row[r, O_D1] = dd[0, r]
+            row[r, O_D1 + 1] = dd[1, r]
+            row[r, O_D1 + 2] = dd[2, r]
+        for c in range(n_cols):
+            for r in range(rows):
+                out_f8[c, n_out, r] = row[r, c]
         band = coef[CF_BAND]
         for r in range(rows):
             k = r - radius
-            out_f8[O_PRESSURE, n_out, r] = pres[r]
-            out_f8[O_VACUUM, n_out, r] = vac[r]
-            out_f8[O_COMPOSITE, n_out, r] = comp[r]
-            out_f8[O_D1, n_out, r] = d[0, r]
-            out_f8[O_D1 + 1, n_out, r] = d[1, r]
-            out_f8[O_D1 + 2, n_out, r] = d[2, r]
+            s = spot + k - anchor
+            out_i8[0, n_out, r] = last_ev[s] if (has_spot and 0 <= s < n) else 0
             out_i4[0, n_out, r] = k
             out_i4[1, n_out, r] = ask_move
             out_i4[2, n_out, r] = bid_move
             out_i1[0, n_out, r] = ask_sign
             out_i1[1, n_out, r] = bid_sign
             out_i1[2, n_out, r] = micro
-            out_i1[3, n_out, r] = state5(k, comp[r], band)
+            out_i1[3, n_out, r] = state5(k, row[r, O_COMPOSITE], band)
             out_i1[4, n_out, r] = chase_up
             out_i1[5, n_out, r] = chase_down
         out_bin_i8[0, n_out] = end
@@ -840,10 +853,11 @@ def process_records(
     out_bin_i8: np.ndarray,
     out_bin_f8: np.ndarray,
     out_bin_b: np.ndarray,
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """Apply records ``start..`` in order, closing bins on event boundaries; returns
-    (next record index, bins written). Stops early, before a record, when the output rows
-    are full; with ``finish`` closes every remaining bin of the capture window at the end.
+    (next record index, bins written, stop reason). Stops early, before a record, when the
+    output rows are full (STOP_OUTPUT_FULL) or the order table would pass load 1/2
+    (STOP_TABLE_FULL); with ``finish`` closes every remaining bin of the capture window.
 
     Event time t = max(clock, ts_event of the event's first non-snapshot record) (ns); a
     bin [s, e) closes before that record when t >= e. Records before the feature start T0
@@ -860,8 +874,14 @@ def process_records(
     margin = ip[IP_MARGIN]
     n_cap = out_bin_i8.shape[1]
     n_out = 0
+    rows = 2 * ip[IP_RADIUS] + 1
+    x = np.zeros((5, 4))
+    row = np.zeros((rows, out_f8.shape[0]))
+    dd = np.zeros((3, rows))
     i = start
     while i < n_rec:
+        if (sc[SC_HT_USED] + sc[SC_HT_TOMB] + 2) * 2 > ht_pub.shape[0]:
+            return i, n_out, STOP_TABLE_FULL  # keep the load factor <= 1/2: caller rehashes
         fl = np.int64(flags[i])
         snap = (fl & F_SNAPSHOT) != 0
         if not snap and sc[SC_EVENT_TIMED] == 0:
@@ -873,11 +893,11 @@ def process_records(
             if sc[SC_STARTED] == 1:
                 while sc[SC_OPEN_SEQ] < n_bins and t >= cap_start + (sc[SC_OPEN_SEQ] + 1) * cw:
                     if sc[SC_OPEN_SEQ] >= 0 and n_out >= n_cap:
-                        return i, n_out
+                        return i, n_out, STOP_OUTPUT_FULL
                     n_out = close_bin(
                         n_out, sc, stats, ip, coef, lam, v_mass, v_depth, windows, weights,
                         ht_pub, ht_val, tob, depth, y, t_last, last_ev,
-                        spec_hist, spec_sums, spec_prev,
+                        spec_hist, spec_sums, spec_prev, x, row, dd,
                         out_f8, out_i4, out_i1, out_i8, out_bin_i8, out_bin_f8, out_bin_b,
                     )  # fmt: skip
             sc[SC_CLOCK] = t
@@ -1111,10 +1131,11 @@ def process_records(
             sc[SC_BIN_EVENTS] = 0
         while sc[SC_OPEN_SEQ] < n_bins:
             if sc[SC_OPEN_SEQ] >= 0 and n_out >= n_cap:
-                return i, n_out
+                return i, n_out, STOP_OUTPUT_FULL
             n_out = close_bin(
                 n_out, sc, stats, ip, coef, lam, v_mass, v_depth, windows, weights,
-                ht_pub, ht_val, tob, depth, y, t_last, last_ev, spec_hist, spec_sums, spec_prev,
+                ht_pub, ht_val, tob, depth, y, t_last, last_ev,
+                spec_hist, spec_sums, spec_prev, x, row, dd,
                 out_f8, out_i4, out_i1, out_i8, out_bin_i8, out_bin_f8, out_bin_b,
             )  # fmt: skip
-    return i, n_out
+    return i, n_out, STOP_DONE
