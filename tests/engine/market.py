@@ -12,6 +12,7 @@ import numpy as np
 
 from spymaster_shared.config.pipeline import PipelineSpec
 from spymaster_shared.config.runtime import EngineConfig, resolve_engine_config
+from spymaster_shared.dbn.reader import open_mbo, read_mbo
 from spymaster_shared.dbn.records import (
     F_LAST,
     F_SNAPSHOT,
@@ -202,18 +203,13 @@ def random_stream(
 
 
 def read_dbn(path: Path) -> np.ndarray:
-    """Records of a DBN file as MBO_DTYPE (databento's decoder, until our reader lands)."""
-    import databento
-
-    arr = databento.DBNStore.from_file(path).to_ndarray()
-    return np.ascontiguousarray(arr).view(MBO_DTYPE)
+    """Every MBO record of a DBN file as MBO_DTYPE (our reader)."""
+    return read_mbo(path)
 
 
 def dbn_window(path: Path) -> tuple[int, int]:
-    import databento
-
-    meta = databento.DBNStore.from_file(path).metadata
-    return int(meta.start), int(meta.end)
+    info = open_mbo(path)
+    return info.start_ns, int(info.end_ns or info.start_ns)
 
 
 def utc(ns: int) -> dt.datetime:
