@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+MARKER = "BENCH-FIGURES "
 
 
 def _exe(name: str) -> str:
@@ -101,7 +102,7 @@ def main() -> None:
     experiment = workdir / "configs/experiments/bench_rr20.yaml"
     if args.child is not None:
         results = workdir / f"results-{args.child}w-{time.time_ns()}"
-        print(json.dumps(_child(experiment, args.child, results)))
+        print(MARKER + json.dumps(_child(experiment, args.child, results)), flush=True)
         shutil.rmtree(results, ignore_errors=True)
         return
 
@@ -123,7 +124,8 @@ def main() -> None:
             [sys.executable, __file__, "--workdir", str(workdir), "--child", str(w)],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
-        fig = json.loads(out.stdout.strip().splitlines()[-1])
+        line = next(x for x in out.stdout.splitlines() if x.startswith(MARKER))
+        fig = json.loads(line[len(MARKER) :])
         figures[w] = fig
         print(
             f"workers={w}: {fig['n_runs']} evaluations × 5 thresholds ({fig['n_rows']} rows) over "
