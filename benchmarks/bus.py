@@ -110,7 +110,7 @@ async def bench_latency(stack: Stack, session) -> None:  # type: ignore[no-untyp
 async def _viewer(url: str, seconds: float, stall: bool = False) -> tuple[int, float]:
     import websockets
 
-    async with websockets.connect(url, max_size=None, max_queue=4) as ws:
+    async with websockets.connect(url, max_size=None, max_queue=4, compression=None) as ws:
         if stall:
             await asyncio.sleep(seconds + 5)
             return 0, 0.0

@@ -35,7 +35,7 @@ def stream_url(port: int, **params: Any) -> str:
 
 async def watch(url: str, *, max_bins: int | None = None, headers: Any = None) -> Received:
     out = Received()
-    async with websockets.connect(url, max_size=32 * 1024 * 1024,
+    async with websockets.connect(url, max_size=32 * 1024 * 1024, compression=None,
                                   additional_headers=headers) as ws:  # fmt: skip
         try:
             async for msg in ws:

@@ -90,3 +90,28 @@ def _end(spec, start: str) -> str:  # type: ignore[no-untyped-def]
 
     p = StreamParams("future_mbo", spec.capture.symbol, spec.capture.dt, start)
     return session_spec(spec, p).capture.end_time
+
+
+async def test_garbage_and_vanishing_viewers_cost_the_others_nothing(stack, short_env) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    import websockets
+
+    params = dict(product_type="future_mbo", symbol="MNQH6", dt=short_env.dt,
+                  start_time="09:24:40", speed=0, pipeline=short_env.pipeline)  # fmt: skip
+    url = stream_url(stack.gateway_port, **params)
+
+    async def rude() -> None:
+        async with websockets.connect(url) as ws:
+            await ws.send(b"\x00" * 1000)
+            await ws.send("{not json")
+            await ws.recv()
+        # and one that vanishes mid-stream without a close handshake
+        ws = await websockets.connect(url)
+        await ws.recv()
+        ws.transport.abort()
+
+    good, _ = await asyncio.gather(watch(url), rude())
+    assert good.close_code == 1000
+    seqs = [u["bin_seq"] for u in good.updates]
+    assert seqs == list(range(len(seqs))) and len(seqs) > 0

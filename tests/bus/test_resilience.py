@@ -70,7 +70,7 @@ async def _check(got: Received, short_env, start: str, nats_url: str) -> None:  
     ds = load_dataset(ensure_dataset(spec, progress=False)).frames
     assert got.close_code == 1000, (got.close_code, got.close_reason)
     seqs = [u["bin_seq"] for u in got.updates]
-    assert seqs == list(range(ds.n_bins)), "bins lost, doubled or out of order"
+    assert seqs == list(range(ds.n_bins)), (got.statuses[-3:], got.close_reason, len(seqs))
     cells = got.cells()
     for name in CELL_NAMES:
         assert cells[name].tobytes() == np.ascontiguousarray(ds.cells[name]).tobytes(), name

@@ -60,7 +60,8 @@ from spymaster_shared.grid_schema import BIN_NAMES
 
 log = logging.getLogger("spymaster.engine")
 
-CHECKPOINT_S = 2.0
+CHECKPOINT_S = 2.0  # as fast as possible: bounded re-work after a crash
+CHECKPOINT_PACED_S = 30.0  # paced: a checkpoint pauses the session; keep it rare
 FETCH_BATCH = 64
 PUBLISH_WINDOW = 512
 POLL_SESSIONS_S = 0.5
@@ -229,6 +230,7 @@ class EngineService:
 
         pending: collections.deque[Any] = collections.deque()
         last_ckpt = time.monotonic()
+        every = CHECKPOINT_PACED_S if info.speed > 0 else CHECKPOINT_S
         unacked: Any = None  # the last processed, not yet acknowledged MBO message
 
         async def publish(frames: GridFrames, pub_wall: int) -> None:
@@ -305,7 +307,7 @@ class EngineService:
                     next_batch += 1
                     mbo_seq, unacked = stream_seq, msg
                     stats.mbo_stream_seq = mbo_seq
-                if unacked is not None and time.monotonic() - last_ckpt >= CHECKPOINT_S:
+                if unacked is not None and time.monotonic() - last_ckpt >= every:
                     await checkpoint(done=False)
             return False
         finally:

@@ -248,21 +248,27 @@ async def _serve_viewer(ws: WebSocket, prepared: dict) -> None:
     )
     app.state.viewers += 1
     reader = asyncio.create_task(_drain_client(ws))
+    sent = 0
     try:
         while True:
             getter = asyncio.create_task(queue.get())
             done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
             if reader in done:  # the client left (or misbehaved)
                 getter.cancel()
+                log.info("viewer of %s left after %d bins", feed.session_id, sent)
                 return
             item = getter.result()
             if item is None:
+                log.info("viewer of %s: feed ended after %d bins (feed ended=%s)",
+                         feed.session_id, sent, feed.ended)  # fmt: skip
                 await ws.close(1000, "session ended")
                 return
             await ws.send_text(item[0])
             if len(item) > 1:
                 await ws.send_bytes(item[1])
-    except (WebSocketDisconnect, RuntimeError, OSError):
+                sent += 1
+    except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+        log.info("viewer of %s gone after %d bins: %r", feed.session_id, sent, exc)
         return
     finally:
         app.state.viewers -= 1

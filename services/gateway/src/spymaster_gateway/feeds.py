@@ -157,6 +157,8 @@ class Feed:
                 if isinstance(header, StreamEnd):
                     ends[kind] = True
                     end_reason = header.reason
+                    log.info("feed %s: %s end (%s, %d) after %d bins sent", self.session_id,
+                             kind, header.reason, header.count, self.bins_sent)  # fmt: skip
                     continue
                 if kind == "grid" and isinstance(header, GridBin):
                     ready = merger.add_grid(header, bytes(body))

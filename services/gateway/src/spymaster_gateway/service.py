@@ -28,4 +28,7 @@ def main(argv: list[str] | None = None) -> None:
         log_level="warning",
         ws_ping_interval=20,
         ws_ping_timeout=20,
+        # frames are float columns that barely compress; deflating them per viewer would
+        # cost more CPU than everything else the gateway does
+        ws_per_message_deflate=False,
     )
