@@ -66,10 +66,8 @@ from spymaster_shared.grid_schema import BIN_FIELDS, CELL_FIELDS
 
 # Denominator epsilon of composite = (P - V) / (|P| + |V| + EPS), in size units per second.
 COMPOSITE_EPS = 1.0
-# Records per kernel call: bounds the bins one call can close (output buffer estimate).
-SLICE_RECORDS = 1 << 16
-# Bins written per kernel call at most (output buffer rows).
-MAX_BINS_PER_CALL = 512
+# Bins in one output buffer of process() at most (8192 bins x 101 rows ~ 220 MB).
+MAX_BUFFER_BINS = 8192
 MIN_TABLE = 1 << 12
 
 # State arrays saved in a checkpoint, in this order.
@@ -253,24 +251,25 @@ class FeatureEngine:
 
     def process(self, records: np.ndarray) -> GridFrames:
         """Apply ``records`` (any chunk, may split an event); return the capture bins closed."""
-        if self._finished:
-            raise EngineStateError("process() called after finish()")
-        recs = _as_mbo(np.asarray(records))
-        parts: list[GridFrames] = []
-        for lo in range(0, len(recs), SLICE_RECORDS):
-            part = recs[lo : lo + SLICE_RECORDS]
-            max_ts = int(part["ts_event"].max()) if len(part) else 0
-            self._run(part, finish=False, max_ts=max_ts, parts=parts)
-        return GridFrames.concat(parts, self._rows)
+        return self._process(records, None)
 
     def finish(self) -> GridFrames:
         """End of input: close every remaining bin of the capture window (empty ones too)."""
+        return self._finish(None)
+
+    def _process(self, records: np.ndarray, buf: _OutBuffer | None) -> GridFrames:
+        if self._finished:
+            raise EngineStateError("process() called after finish()")
+        recs = _as_mbo(np.asarray(records))
+        max_ts = int(recs["ts_event"].max()) if len(recs) else 0
+        return self._run(recs, finish=False, max_ts=max_ts, buf=buf)
+
+    def _finish(self, buf: _OutBuffer | None) -> GridFrames:
         if self._finished:
             return GridFrames.empty(self._rows)
-        parts: list[GridFrames] = []
-        self._run(_EMPTY, finish=True, max_ts=None, parts=parts)
+        frames = self._run(_EMPTY, finish=True, max_ts=None, buf=buf)
         self._finished = True
-        return GridFrames.concat(parts, self._rows)
+        return frames
 
     def checkpoint(self) -> bytes:
         """The full engine state as versioned bytes (numpy ``.npz``, no pickle)."""
@@ -300,14 +299,19 @@ class FeatureEngine:
         return max(hi - lo + 1, 0)
 
     def _run(
-        self, recs: np.ndarray, finish: bool, max_ts: int | None, parts: list[GridFrames]
-    ) -> None:
+        self, recs: np.ndarray, finish: bool, max_ts: int | None, buf: _OutBuffer | None
+    ) -> GridFrames:
+        """Drive the kernel over ``recs``; bins go into ``buf`` (or fresh buffers sized
+        from the chunk's time span). Returns the bins written by this call."""
         s, b = self._s, self._basis
+        parts: list[GridFrames] = []
+        own = buf is None
         pos = 0
         while True:
-            n_buf = min(max(self._emittable(max_ts), 1), MAX_BINS_PER_CALL)
-            out = _alloc(n_buf, self._rows)
-            pos, n_out, stop = kernels.process_records(
+            if buf is None:
+                buf = _OutBuffer(min(max(self._emittable(max_ts), 1), MAX_BUFFER_BINS), self._rows)
+            first = buf.filled
+            pos, buf.filled, stop = kernels.process_records(
                 recs["ts_event"], recs["order_id"], recs["price"], recs["size"],
                 recs["publisher_id"], recs["instrument_id"], recs["flags"], recs["action"],
                 recs["side"], pos, finish,
@@ -315,53 +319,66 @@ class FeatureEngine:
                 b.b_mass, b.b_depth, self._windows, self._weights,
                 s["ht_pub"], s["ht_oid"], s["ht_val"], s["depth"], s["y"], s["t_last"],
                 s["last_ev"], s["tob"], s["spec_hist"], s["spec_sums"], s["spec_prev"],
-                *out,
+                buf.filled, *buf.arrays,
             )  # fmt: skip
-            if n_out:
-                parts.append(_frames(out, n_out, n_buf))
+            if buf.filled > first:
+                parts.append(buf.frames(first, buf.filled, copy=own))
             if stop == kernels.STOP_TABLE_FULL:
                 self._grow_table()
-            done = pos >= len(recs) and (not finish or s["sc"][SC_OPEN_SEQ] >= self._ip[IP_N_BINS])
-            if done:
-                return
+            elif stop == kernels.STOP_OUTPUT_FULL:
+                if not own:
+                    raise EngineStateError("output buffer full")
+                buf = None
+            else:
+                return GridFrames.concat(parts, self._rows)
+
+
+class _OutBuffer:
+    """Preallocated output columns for ``n_bins`` bins; the kernel fills rows in order."""
+
+    def __init__(self, n_bins: int, rows: int) -> None:
+        self.n_bins = n_bins
+        self.filled = 0
+        self.arrays = (
+            np.empty((len(F8_COLUMNS), n_bins, rows), dtype=np.float64),
+            np.empty((len(I4_COLUMNS), n_bins, rows), dtype=np.int32),
+            np.empty((len(I1_COLUMNS), n_bins, rows), dtype=np.int8),
+            np.empty((len(I8_COLUMNS), n_bins, rows), dtype=np.int64),
+            np.empty((len(BIN_I8_COLUMNS), n_bins), dtype=np.int64),
+            np.empty((len(BIN_F8_COLUMNS), n_bins), dtype=np.float64),
+            np.empty((len(BIN_BOOL_COLUMNS), n_bins), dtype=np.bool_),
+        )
+
+    def frames(self, lo: int, hi: int, copy: bool) -> GridFrames:
+        """Bins ``lo:hi`` as GridFrames of views (copied when they would pin a mostly
+        unused buffer)."""
+        f8, i4, i1, i8, b8, bf, bb = self.arrays
+        copy = copy and (hi - lo) * 2 < self.n_bins
+        cells: dict[str, np.ndarray] = {}
+        bins: dict[str, np.ndarray] = {}
+        for arr, names in ((f8, F8_COLUMNS), (i4, I4_COLUMNS), (i1, I1_COLUMNS), (i8, I8_COLUMNS)):
+            for j, name in enumerate(names):
+                cells[name] = arr[j, lo:hi].copy() if copy else arr[j, lo:hi]
+        for arr, names in ((b8, BIN_I8_COLUMNS), (bf, BIN_F8_COLUMNS), (bb, BIN_BOOL_COLUMNS)):
+            for j, name in enumerate(names):
+                bins[name] = arr[j, lo:hi].copy() if copy else arr[j, lo:hi]
+        return GridFrames(
+            bins={n: bins[n] for n, _ in BIN_FIELDS}, cells={n: cells[n] for n, _ in CELL_FIELDS}
+        )
 
 
 _RESIZABLE = ("ht_pub", "ht_oid", "ht_val")
 _EMPTY = np.zeros(0, dtype=MBO_DTYPE)
 
 
-def _alloc(n_bins: int, rows: int) -> tuple[np.ndarray, ...]:
-    return (
-        np.empty((len(F8_COLUMNS), n_bins, rows), dtype=np.float64),
-        np.empty((len(I4_COLUMNS), n_bins, rows), dtype=np.int32),
-        np.empty((len(I1_COLUMNS), n_bins, rows), dtype=np.int8),
-        np.empty((len(I8_COLUMNS), n_bins, rows), dtype=np.int64),
-        np.empty((len(BIN_I8_COLUMNS), n_bins), dtype=np.int64),
-        np.empty((len(BIN_F8_COLUMNS), n_bins), dtype=np.float64),
-        np.empty((len(BIN_BOOL_COLUMNS), n_bins), dtype=np.bool_),
-    )
-
-
-def _frames(out: tuple[np.ndarray, ...], n_out: int, n_buf: int) -> GridFrames:
-    f8, i4, i1, i8, b8, bf, bb = out
-    cells: dict[str, np.ndarray] = {}
-    bins: dict[str, np.ndarray] = {}
-    # copy when most of the buffer is unused so the views don't pin it
-    take = (lambda a: a[:n_out].copy()) if n_out * 2 < n_buf else (lambda a: a[:n_out])
-    for arr, names in ((f8, F8_COLUMNS), (i4, I4_COLUMNS), (i1, I1_COLUMNS), (i8, I8_COLUMNS)):
-        for j, name in enumerate(names):
-            cells[name] = take(arr[j])
-    for arr, names in ((b8, BIN_I8_COLUMNS), (bf, BIN_F8_COLUMNS), (bb, BIN_BOOL_COLUMNS)):
-        for j, name in enumerate(names):
-            bins[name] = take(arr[j])
-    return GridFrames(
-        bins={n: bins[n] for n, _ in BIN_FIELDS}, cells={n: cells[n] for n, _ in CELL_FIELDS}
-    )
-
-
 def run_engine(cfg: EngineConfig, chunks: Iterable[np.ndarray]) -> GridFrames:
-    """Process every chunk in order, then ``finish()``: the whole capture window's grids."""
+    """Process every chunk in order, then ``finish()``: the whole capture window's grids.
+
+    Writes straight into one buffer of ``cfg.n_bins`` bins (no concatenation copies).
+    """
     eng = FeatureEngine(cfg)
-    parts = [eng.process(c) for c in chunks]
-    parts.append(eng.finish())
-    return GridFrames.concat(parts, cfg.n_grid_rows)
+    buf = _OutBuffer(max(cfg.n_bins, 1), cfg.n_grid_rows)
+    for chunk in chunks:
+        eng._process(chunk, buf)
+    eng._finish(buf)
+    return buf.frames(0, buf.filled, copy=False)

@@ -846,6 +846,7 @@ def process_records(
     spec_hist: np.ndarray,
     spec_sums: np.ndarray,
     spec_prev: np.ndarray,
+    out_start: int,
     out_f8: np.ndarray,
     out_i4: np.ndarray,
     out_i1: np.ndarray,
@@ -855,7 +856,8 @@ def process_records(
     out_bin_b: np.ndarray,
 ) -> tuple[int, int, int]:
     """Apply records ``start..`` in order, closing bins on event boundaries; returns
-    (next record index, bins written, stop reason). Stops early, before a record, when the
+    (next record index, next output row, stop reason); bins are written from row
+    ``out_start``. Stops early, before a record, when the
     output rows are full (STOP_OUTPUT_FULL) or the order table would pass load 1/2
     (STOP_TABLE_FULL); with ``finish`` closes every remaining bin of the capture window.
 
@@ -873,7 +875,7 @@ def process_records(
     bucket = ip[IP_BUCKET]
     margin = ip[IP_MARGIN]
     n_cap = out_bin_i8.shape[1]
-    n_out = 0
+    n_out = out_start
     rows = 2 * ip[IP_RADIUS] + 1
     x = np.zeros((5, 4))
     row = np.zeros((rows, out_f8.shape[0]))
