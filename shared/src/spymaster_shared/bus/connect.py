@@ -84,7 +84,10 @@ async def connect(
         "error_cb": on_error,
         "disconnected_cb": on_disconnect,
         "reconnected_cb": on_reconnect,
-        "pending_size": 64 * 1024 * 1024,
+        # No buffering while disconnected: a publish then fails at once instead of being
+        # flushed after the reconnect, behind messages the dead socket lost (a hole in a
+        # stream). Services resume from what the stream holds.
+        "pending_size": 0,
         **s.connect_options(),
         **extra,
     }
