@@ -215,11 +215,11 @@ class FeatureEngine:
         }
 
     def _grow_table(self) -> None:
-        """Rehash the order table into a table at most 1/4 full (drops tombstones)."""
+        """Rehash the order table into one at most 1/8 full (drops tombstones)."""
         s = self._s
         used = int(s["sc"][SC_HT_USED])
         new_cap = MIN_TABLE
-        while new_cap < 4 * (used + 2):
+        while new_cap < 8 * (used + 2):
             new_cap *= 2
         pub = np.full(new_cap, HT_EMPTY, dtype=np.int64)
         oid = np.zeros(new_cap, dtype=np.uint64)
@@ -307,10 +307,11 @@ class FeatureEngine:
         parts: list[GridFrames] = []
         own = buf is None
         pos = 0
+        first = 0 if buf is None else buf.filled
         while True:
             if buf is None:
                 buf = _OutBuffer(min(max(self._emittable(max_ts), 1), MAX_BUFFER_BINS), self._rows)
-            first = buf.filled
+                first = 0
             pos, buf.filled, stop = kernels.process_records(
                 recs["ts_event"], recs["order_id"], recs["price"], recs["size"],
                 recs["publisher_id"], recs["instrument_id"], recs["flags"], recs["action"],
@@ -321,11 +322,12 @@ class FeatureEngine:
                 s["last_ev"], s["tob"], s["spec_hist"], s["spec_sums"], s["spec_prev"],
                 buf.filled, *buf.arrays,
             )  # fmt: skip
-            if buf.filled > first:
-                parts.append(buf.frames(first, buf.filled, copy=own))
             if stop == kernels.STOP_TABLE_FULL:
                 self._grow_table()
-            elif stop == kernels.STOP_OUTPUT_FULL:
+                continue
+            if buf.filled > first:
+                parts.append(buf.frames(first, buf.filled, copy=own))
+            if stop == kernels.STOP_OUTPUT_FULL:
                 if not own:
                     raise EngineStateError("output buffer full")
                 buf = None

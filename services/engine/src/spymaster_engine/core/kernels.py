@@ -203,6 +203,25 @@ def ht_rehash(
     return n
 
 
+@njit(cache=True)
+def ht_purge(ht_pub: np.ndarray, ht_oid: np.ndarray, ht_val: np.ndarray) -> None:
+    """Rebuild the table in place without tombstones (same capacity, same live entries)."""
+    live = np.nonzero(ht_pub >= 0)[0]
+    pub = ht_pub[live].copy()
+    oid = ht_oid[live].copy()
+    val = ht_val[live].copy()
+    ht_pub[:] = HT_EMPTY
+    mask = ht_pub.shape[0] - 1
+    for j in range(live.shape[0]):
+        i = ht_hash(pub[j], oid[j], mask)
+        while ht_pub[i] != HT_EMPTY:
+            i = (i + 1) & mask
+        ht_pub[i] = pub[j]
+        ht_oid[i] = oid[j]
+        for c in range(val.shape[1]):
+            ht_val[i, c] = val[j, c]
+
+
 # --------------------------------------------------------------------------------------
 # the derivative chain in modal coordinates
 # --------------------------------------------------------------------------------------
@@ -883,7 +902,11 @@ def process_records(
     i = start
     while i < n_rec:
         if (sc[SC_HT_USED] + sc[SC_HT_TOMB] + 2) * 2 > ht_pub.shape[0]:
-            return i, n_out, STOP_TABLE_FULL  # keep the load factor <= 1/2: caller rehashes
+            # keep the load factor <= 1/2: drop tombstones in place, or let the caller grow
+            if (sc[SC_HT_USED] + 2) * 4 > ht_pub.shape[0]:
+                return i, n_out, STOP_TABLE_FULL
+            ht_purge(ht_pub, ht_oid, ht_val)
+            sc[SC_HT_TOMB] = 0
         fl = np.int64(flags[i])
         snap = (fl & F_SNAPSHOT) != 0
         if not snap and sc[SC_EVENT_TIMED] == 0:
