@@ -75,7 +75,7 @@ def main() -> None:
     _synth(source)
     pipeline_path = _pipeline(workdir, source)
 
-    from spymaster_engine.core import FeatureEngine
+    from spymaster_engine.core import run_engine
     from spymaster_shared.config import load_pipeline, resolve_engine_config
     from spymaster_shared.dbn.reader import iter_mbo, open_mbo
     from spymaster_shared.grid_frames import GridFrames
@@ -93,10 +93,8 @@ def main() -> None:
         return len(databento.DBNStore.from_file(source).to_ndarray())
 
     def engine() -> GridFrames:
-        eng = FeatureEngine(cfg)
-        parts = [eng.process(c) for c in iter_mbo(source, "MNQH6")]
-        parts.append(eng.finish())
-        return GridFrames.concat(parts, cfg.n_grid_rows)
+        # run_engine writes every bin into one preallocated buffer, as `harness generate` does
+        return run_engine(cfg, iter_mbo(source, "MNQH6"))
 
     n_records = decode()  # also warms the page cache
     engine()  # warm numba caches so (b) measures steady state
