@@ -32,11 +32,15 @@ class Stack:
             )
 
     def start_all(self) -> Stack:
-        for name in SERVICES:
-            self.start(name)
-        self.wait_gateway()
-        for name in SERVICES[:3]:
-            self.wait_service(name)
+        try:
+            for name in SERVICES:
+                self.start(name)
+            self.wait_gateway()
+            for name in SERVICES[:3]:
+                self.wait_service(name)
+        except BaseException:
+            self.stop()  # never leave a half-started stack behind
+            raise
         return self
 
     def wait_service(self, name: str, timeout: float = 60) -> None:
