@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = REPO / "tests" / "data" / "databento"  # real Databento files, committed
 
 # A short session: 09:20-09:30 New York time on the default date.
 SYNTH_SYMBOL = "MNQH6"

@@ -22,7 +22,7 @@ from spymaster_shared.dbn.records import (
     UNDEF_PRICE,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[1] / "data" / "databento"
 T_BASE = 1_700_000_000_000_000_000  # capture start of hand-built streams (ns, UTC)
 SEC = 1_000_000_000
 MS = 1_000_000

@@ -17,7 +17,7 @@ from spymaster_shared.dbn.records import MBO_DTYPE
 from spymaster_shared.dbn.writer import write_mbo_dbn
 from spymaster_shared.errors import DbnInputError
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data" / "databento"
 ESM4 = DATA / "glbx-mdp3-esm4-20240508-0000-2s.mbo.dbn.zst"
 ARL = DATA / "xnas-itch-arl-20250717.mbo.dbn.zst"
 V3_PLAIN = DATA / "tiny-test_data.mbo.v3.dbn"
