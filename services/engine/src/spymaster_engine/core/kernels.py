@@ -13,6 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
+from spymaster_engine.core.borrow import borrow
 from spymaster_engine.core.layout import (
     CF_BAND,
     CF_C1,
@@ -884,6 +885,36 @@ def process_records(
     bin [s, e) closes before that record when t >= e. Records before the feature start T0
     (first bin boundary >= warmup start) and F_SNAPSHOT records change the book only.
     """
+    # helpers below take borrowed views: no atomic refcounting per helper call (borrow.py)
+    sc = borrow(sc)
+    stats = borrow(stats)
+    ip = borrow(ip)
+    coef = borrow(coef)
+    lam = borrow(lam)
+    v_mass = borrow(v_mass)
+    v_depth = borrow(v_depth)
+    b_mass = borrow(b_mass)
+    b_depth = borrow(b_depth)
+    windows = borrow(windows)
+    weights = borrow(weights)
+    ht_pub = borrow(ht_pub)
+    ht_oid = borrow(ht_oid)
+    ht_val = borrow(ht_val)
+    depth = borrow(depth)
+    y = borrow(y)
+    t_last = borrow(t_last)
+    last_ev = borrow(last_ev)
+    tob = borrow(tob)
+    spec_hist = borrow(spec_hist)
+    spec_sums = borrow(spec_sums)
+    spec_prev = borrow(spec_prev)
+    out_f8 = borrow(out_f8)
+    out_i4 = borrow(out_i4)
+    out_i1 = borrow(out_i1)
+    out_i8 = borrow(out_i8)
+    out_bin_i8 = borrow(out_bin_i8)
+    out_bin_f8 = borrow(out_bin_f8)
+    out_bin_b = borrow(out_bin_b)
     n = depth.shape[0]
     n_rec = ts_event.shape[0]
     cw = ip[IP_CELL_NS]
