@@ -8,6 +8,7 @@ See ``docs/dbn-input.md``.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,13 @@ UNDEF_TIMESTAMP = (1 << 64) - 1
 
 _READ_SIZE = 1 << 20
 _TS_OUT_BYTES = 8
+# zstd frame format (RFC 8878): magic numbers, header field sizes, block types
+_ZSTD_MAGIC_LE = 0xFD2FB528
+_SKIPPABLE_MAGIC = 0x184D2A50
+_SKIPPABLE_MASK = 0xFFFFFFF0
+_DICT_ID_BYTES = (0, 1, 2, 4)
+_FCS_BYTES = ((0, 2, 4, 8), (1, 2, 4, 8))  # by single-segment flag, then FCS flag
+_RLE_BLOCK = 1
 
 
 @dataclass(frozen=True)
@@ -84,79 +92,71 @@ def _is_zstd(head: bytes) -> bool:
     return head[:4] == ZSTD_MAGIC
 
 
-def _raw_chunks(fh: BinaryIO, path: Path) -> Iterator[bytes]:
-    """Decompressed bytes of ``fh``: plain DBN as-is, zstd frame by frame (streaming).
+def _check_zstd_frames(path: Path) -> None:
+    """Raise unless ``path`` is a sequence of whole zstd frames.
 
-    ``zstandard``'s stream reader silently accepts a truncated last frame, so frames are
-    decoded one ``decompressobj`` at a time and an unfinished frame is reported.
+    ``zstandard``'s stream reader silently accepts a truncated last frame, so after the
+    stream ends the frame and block headers are walked (nothing is decompressed): a frame
+    whose blocks or checksum run past the end of the file is an error.
     """
-    head = fh.read(4)
-    if _is_zstd(head):
-        dctx = zstandard.ZstdDecompressor()
-        obj = dctx.decompressobj()
-        fed = False
-        data = head
-        while True:
-            if not data:
-                data = fh.read(_READ_SIZE)
-                if not data:
-                    break
-            try:
-                out = obj.decompress(data)
-            except zstandard.ZstdError as exc:
-                raise DbnInputError(f"corrupt zstd data: {exc}", file=path) from None
-            fed = True
-            if out:
-                yield out
-            if obj.eof:
-                data = obj.unused_data
-                obj = dctx.decompressobj()
-                fed = False
-            else:
-                data = b""
-        if fed:
-            raise DbnInputError("truncated zstd frame (file cut short?)", file=path)
-    else:
-        if head:
-            yield head
-        while chunk := fh.read(_READ_SIZE):
-            yield chunk
+    size = path.stat().st_size
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        pos = 0
+        while pos + 8 <= size:
+            magic = int.from_bytes(m[pos : pos + 4], "little")
+            if magic & _SKIPPABLE_MASK == _SKIPPABLE_MAGIC:
+                pos += 8 + int.from_bytes(m[pos + 4 : pos + 8], "little")
+                continue
+            if magic != _ZSTD_MAGIC_LE:
+                raise DbnInputError(f"corrupt zstd data: no frame at byte {pos}", file=path)
+            fhd = m[pos + 4]
+            single = (fhd >> 5) & 1
+            pos += 5 + (1 - single) + _DICT_ID_BYTES[fhd & 3] + _FCS_BYTES[single][fhd >> 6]
+            last = 0
+            while not last and pos + 3 <= size:
+                header = int.from_bytes(m[pos : pos + 3], "little")
+                last = header & 1
+                pos += 3 + (1 if (header >> 1) & 3 == _RLE_BLOCK else header >> 3)
+            pos += 4 * ((fhd >> 2) & 1)  # content checksum
+            if not last:
+                break
+    if pos != size:
+        raise DbnInputError("truncated zstd frame (file cut short?)", file=path)
 
 
-class _Stream:
-    """Pull exactly-sized pieces from an iterator of byte chunks."""
+class _Source:
+    """The decompressed byte stream of a DBN file (plain, or zstd frames read across)."""
 
-    def __init__(self, chunks: Iterator[bytes]):
-        self._chunks = chunks
-        self._buf = bytearray()
+    def __init__(self, fh: BinaryIO, path: Path):
+        self._path = path
+        self._zstd = _is_zstd(fh.read(4))
+        fh.seek(0)
+        if self._zstd:
+            dctx = zstandard.ZstdDecompressor()
+            self._raw = dctx.stream_reader(fh, read_size=_READ_SIZE, read_across_frames=True)
+        else:
+            self._raw = fh
         self.consumed = 0
 
-    def fill(self, n: int) -> bool:
-        while len(self._buf) < n:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return False
-            self._buf += chunk
-        return True
+    def readinto(self, buf: memoryview) -> int:
+        """Fill ``buf``; fewer bytes only at the end of the stream."""
+        n = 0
+        while n < len(buf):
+            try:
+                k = self._raw.readinto(buf[n:])
+            except zstandard.ZstdError as exc:
+                raise DbnInputError(f"corrupt zstd data: {exc}", file=self._path) from None
+            if not k:
+                if self._zstd:
+                    _check_zstd_frames(self._path)
+                break
+            n += k
+        self.consumed += n
+        return n
 
     def read_exact(self, n: int) -> bytes | None:
-        if not self.fill(n):
-            return None
-        out = bytes(self._buf[:n])
-        del self._buf[:n]
-        self.consumed += n
-        return out
-
-    @property
-    def buffer(self) -> bytearray:
-        return self._buf
-
-    def more(self) -> bool:
-        chunk = next(self._chunks, None)
-        if chunk is None:
-            return False
-        self._buf += chunk
-        return True
+        buf = bytearray(n)
+        return bytes(buf) if self.readinto(memoryview(buf)) == n else None
 
 
 # --------------------------------------------------------------------------- metadata
@@ -174,7 +174,7 @@ def _symbol_map(metadata: databento_dbn.Metadata) -> dict[str, tuple[int, ...]]:
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
-def _read_metadata(stream: _Stream, path: Path) -> databento_dbn.Metadata:
+def _read_metadata(stream: _Source, path: Path) -> databento_dbn.Metadata:
     prelude = stream.read_exact(8)
     if prelude is None or prelude[:3] != DBN_MAGIC:
         raise DbnInputError("not a DBN file (no 'DBN' header)", file=path)
@@ -236,7 +236,7 @@ def open_mbo(path: str | Path) -> DbnFileInfo:
     path = Path(path)
     _check_exists(path)
     with path.open("rb") as fh:
-        stream = _Stream(_raw_chunks(fh, path))
+        stream = _Source(fh, path)
         metadata = _read_metadata(stream, path)
         return _info(path, metadata, stream.consumed)
 
@@ -244,23 +244,23 @@ def open_mbo(path: str | Path) -> DbnFileInfo:
 # --------------------------------------------------------------------------- records
 
 
-def _view_records(buf: bytearray, n: int, info: DbnFileInfo, first_index: int) -> np.ndarray:
-    """Copy ``n`` records from the front of ``buf`` into an owned MBO_DTYPE array."""
-    size = info.record_size
-    if info.ts_out:
-        padded = np.dtype(
-            {
-                "names": list(MBO_DTYPE.names),
-                "formats": [MBO_DTYPE.fields[k][0] for k in MBO_DTYPE.names],
-                "offsets": [MBO_DTYPE.fields[k][1] for k in MBO_DTYPE.names],
-                "itemsize": size,
-            }
-        )
-        records = np.frombuffer(buf, dtype=padded, count=n).astype(MBO_DTYPE)
-        expected_length = size // 4
-    else:
-        records = np.frombuffer(buf, dtype=MBO_DTYPE, count=n).copy()
-        expected_length = MBO_LENGTH_WORDS
+def _record_dtype(info: DbnFileInfo) -> np.dtype:
+    """MBO_DTYPE, padded to the file's record size (``ts_out`` files carry 8 more bytes)."""
+    if not info.ts_out:
+        return MBO_DTYPE
+    return np.dtype(
+        {
+            "names": list(MBO_DTYPE.names),
+            "formats": [MBO_DTYPE.fields[k][0] for k in MBO_DTYPE.names],
+            "offsets": [MBO_DTYPE.fields[k][1] for k in MBO_DTYPE.names],
+            "itemsize": info.record_size,
+        }
+    )
+
+
+def _check_records(records: np.ndarray, info: DbnFileInfo, first_index: int) -> np.ndarray:
+    """``records`` as MBO_DTYPE after checking every header is an MBO record's."""
+    expected_length = info.record_size // 4
     bad = (records["rtype"] != MBO_RTYPE) | (records["length"] != expected_length)
     if bad.any():
         i = int(np.argmax(bad))
@@ -270,6 +270,7 @@ def _view_records(buf: bytearray, n: int, info: DbnFileInfo, first_index: int) -
             file=info.path,
         )
     if info.ts_out:
+        records = records.astype(MBO_DTYPE)
         records["length"] = MBO_LENGTH_WORDS
     return records
 
@@ -280,39 +281,43 @@ def iter_mbo(
     """Yield MBO_DTYPE arrays (owned copies) of at most ``chunk_records`` records each.
 
     With ``symbol``, only records of the instrument ids it maps to through the file's
-    symbology mappings are yielded (chunks may then be shorter, never empty).
+    symbology mappings are yielded (chunks may then be shorter, never empty). Records are
+    decompressed straight into each chunk's array (no intermediate byte buffers).
     """
     if chunk_records <= 0:
         raise ValueError("chunk_records must be positive")
     path = Path(path)
     _check_exists(path)
     with path.open("rb") as fh:
-        stream = _Stream(_raw_chunks(fh, path))
+        stream = _Source(fh, path)
         info = _info(path, _read_metadata(stream, path), stream.consumed)
         ids = info.instrument_ids(symbol) if symbol is not None else None
+        dtype = _record_dtype(info)
         size = info.record_size
-        want = chunk_records * size
         index = 0
-        buf = stream.buffer
         while True:
-            while len(buf) < want and stream.more():
-                pass
-            n = min(len(buf), want) // size
+            records = np.empty(chunk_records, dtype=dtype)
+            got = stream.readinto(memoryview(records.view(np.uint8)))
+            n = got // size
+            if got % size:
+                raise DbnInputError(
+                    f"truncated DBN body: {got % size} trailing bytes after record {index + n} "
+                    f"(records are {size} bytes)",
+                    file=path,
+                )
             if n == 0:
                 break
-            records = _view_records(buf, n, info, index)
-            del buf[: n * size]
+            # a short last chunk is copied out rather than pin a mostly unused buffer
+            records = _check_records(
+                records[:n] if 2 * n > chunk_records else records[:n].copy(), info, index
+            )
             index += n
             if ids is not None:
                 records = _select(records, ids)
             if len(records):
                 yield records
-        if len(buf):
-            raise DbnInputError(
-                f"truncated DBN body: {len(buf)} trailing bytes after record {index} "
-                f"(records are {size} bytes)",
-                file=path,
-            )
+            if n < chunk_records:
+                break
 
 
 def _select(records: np.ndarray, ids: np.ndarray) -> np.ndarray:
