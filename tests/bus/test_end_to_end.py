@@ -6,11 +6,14 @@ for the same PipelineSpec, and the scores equal ``score_dataset`` over it.
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
 from spymaster_cli.nats_server import free_port
 from spymaster_harness.datasets import ensure_dataset, load_dataset
+from spymaster_harness.grid_source import read_session_grids
 from spymaster_shared.config import load_pipeline
 from spymaster_shared.config.serving_registry import resolve_serving_ref
 from spymaster_shared.grid_schema import BIN_NAMES, CELL_NAMES
@@ -63,6 +66,15 @@ async def test_viewer_receives_the_dataset_and_its_scores(stack, short_env) -> N
     signal = np.array([np.nan if u["signal_score"] is None else u["signal_score"]
                        for u in got.updates])  # fmt: skip
     assert np.array_equal(cells["signal_score"][:, 0], signal, equal_nan=True)
+
+    # the harness's second grid source: the session as recorded on VP_GRID
+    recorded = await asyncio.to_thread(
+        read_session_grids, stack.env["NATS_URL"], rc["session_id"], progress=False
+    )
+    for name in BIN_NAMES:
+        assert _bits(recorded.bins[name]) == _bits(ds.bins[name]), name
+    for name in CELL_NAMES:
+        assert _bits(recorded.cells[name]) == _bits(ds.cells[name]), name
 
 
 async def test_bad_requests_are_refused_with_a_reason(stack, short_env) -> None:  # type: ignore[no-untyped-def]
