@@ -373,12 +373,15 @@ _RESIZABLE = ("ht_pub", "ht_oid", "ht_val")
 _EMPTY = np.zeros(0, dtype=MBO_DTYPE)
 
 
-def run_engine(cfg: EngineConfig, chunks: Iterable[np.ndarray]) -> GridFrames:
+def run_engine(
+    cfg: EngineConfig, chunks: Iterable[np.ndarray], *, engine: FeatureEngine | None = None
+) -> GridFrames:
     """Process every chunk in order, then ``finish()``: the whole capture window's grids.
 
     Writes straight into one buffer of ``cfg.n_bins`` bins (no concatenation copies).
+    ``engine``: run this (fresh) engine instead of a new one, e.g. to read its stats after.
     """
-    eng = FeatureEngine(cfg)
+    eng = FeatureEngine(cfg) if engine is None else engine
     buf = _OutBuffer(max(cfg.n_bins, 1), cfg.n_grid_rows)
     for chunk in chunks:
         eng._process(chunk, buf)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from spymaster_engine.core import FeatureEngine
+from spymaster_engine.core import FeatureEngine, run_engine
 from spymaster_harness.datasets.files import (
     BINS_FILE,
     CHECKSUMS_FILE,
@@ -127,19 +127,22 @@ def _chunks(cfg: EngineConfig, files: list[Path]) -> Iterator[np.ndarray]:
 
 def _run(cfg: EngineConfig, files: list[Path], progress: bool) -> tuple[GridFrames, dict]:
     engine = FeatureEngine(cfg)
-    parts: list[GridFrames] = []
     span = max(cfg.capture_end_ns - cfg.warmup_start_ns, 1)
     bar = _progress(progress)
     with bar:
         task = bar.add_task(f"generate {cfg.pipeline_name}", total=100.0)
-        for chunk in _chunks(cfg, files):
-            parts.append(engine.process(chunk))
-            last = int(chunk["ts_event"][-1]) if len(chunk) else cfg.warmup_start_ns
-            done = min(max(last - cfg.warmup_start_ns, 0) / span, 1.0)
-            bar.update(task, completed=100.0 * done)
-        parts.append(engine.finish())
+
+        def chunks() -> Iterator[np.ndarray]:
+            for chunk in _chunks(cfg, files):
+                yield chunk  # processed before the next one is asked for
+                last = int(chunk["ts_event"][-1]) if len(chunk) else cfg.warmup_start_ns
+                done = min(max(last - cfg.warmup_start_ns, 0) / span, 1.0)
+                bar.update(task, completed=100.0 * done)
+
+        # every bin straight into one buffer of the capture window: no per-chunk buffers
+        # and no concatenation copy of the ~1 GB grid
+        frames = run_engine(cfg, chunks(), engine=engine)
         bar.update(task, completed=100.0)
-    frames = GridFrames.concat(parts, cfg.n_grid_rows)
     return frames, _stats_dict(engine.stats)
 
 
