@@ -135,7 +135,7 @@ _S48 = np.uint64(48)
 # --------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ht_hash(pub: int, oid: np.uint64, mask: int) -> int:
     """Home slot of key (pub, oid): murmur3 fmix64 of ``oid XOR (pub << 48)``, AND ``mask``."""
     h = np.uint64(oid) ^ (np.uint64(pub) << _S48)
@@ -147,7 +147,7 @@ def ht_hash(pub: int, oid: np.uint64, mask: int) -> int:
     return np.int64(h & np.uint64(mask))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ht_find(ht_pub: np.ndarray, ht_oid: np.ndarray, pub: int, oid: np.uint64) -> int:
     """Slot holding key (pub, oid), or -1. Probes from the home slot to the first empty slot."""
     mask = ht_pub.shape[0] - 1
@@ -161,7 +161,7 @@ def ht_find(ht_pub: np.ndarray, ht_oid: np.ndarray, pub: int, oid: np.uint64) ->
         i = (i + 1) & mask
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ht_insert(ht_pub: np.ndarray, ht_oid: np.ndarray, sc: np.ndarray, pub: int, oid) -> int:
     """Slot for a new key (pub, oid) known to be absent: first empty or tombstone slot.
 
@@ -228,7 +228,7 @@ def ht_purge(ht_pub: np.ndarray, ht_oid: np.ndarray, ht_val: np.ndarray) -> None
 # --------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def chain_propagate(y: np.ndarray, t_last: np.ndarray, s: int, t: int, lam: np.ndarray) -> None:
     """Advance tick ``s`` from ``t_last[s]`` to ``t`` (ns): ``y[s,g,m] *= exp(lam_m dt)``.
 
@@ -256,7 +256,7 @@ def chain_propagate(y: np.ndarray, t_last: np.ndarray, s: int, t: int, lam: np.n
     t_last[s] = t
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def chain_impulse(y: np.ndarray, s: int, g: int, dq: float, b: np.ndarray) -> None:
     """Jump of quantity ``dq`` in group ``g`` of tick ``s``: ``y[s,g,:] += dq * b``.
 
@@ -395,7 +395,7 @@ def state5(k: int, composite: float, band: float) -> int:
 # --------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def resolve_best(sc: np.ndarray, depth: np.ndarray) -> None:
     """Tighten the lazy best slots: best bid = highest slot with bid depth > 0 at or below
     SC_BEST_BID (-1 if none); best ask = lowest slot with ask depth > 0 at or above
@@ -412,7 +412,7 @@ def resolve_best(sc: np.ndarray, depth: np.ndarray) -> None:
     sc[SC_BEST_ASK] = a
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def book_change(
     bucket: int,
     sd: int,
@@ -452,7 +452,7 @@ def book_change(
         chain_impulse(y, s, G_BID + sd, float(delta), b_depth)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def mass_flow(
     bucket: int,
     g: int,
@@ -795,40 +795,44 @@ def close_bin(
     return n_out
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def push_change(chg: np.ndarray, k: int, bucket: int, sd: int, delta: int, g: int, qty: int) -> int:
+    """Row ``k`` of a record's book changes: depth ``delta`` (size units) on side ``sd``
+    (-1: none) and a mass impulse ``qty`` into group ``g``, at absolute ``bucket``."""
+    chg[k, 0] = bucket
+    chg[k, 1] = sd
+    chg[k, 2] = delta
+    chg[k, 3] = g
+    chg[k, 4] = qty
+    return k + 1
+
+
+@njit(cache=True, inline="always")
 def remove_qty(
     slot: int,
     r: int,
-    flow: bool,
+    k: int,
+    chg: np.ndarray,
     sc: np.ndarray,
     stats: np.ndarray,
     ip: np.ndarray,
     ht_pub: np.ndarray,
     ht_val: np.ndarray,
-    depth: np.ndarray,
-    y: np.ndarray,
-    t_last: np.ndarray,
-    last_ev: np.ndarray,
-    lam: np.ndarray,
-    b_mass: np.ndarray,
-    b_depth: np.ndarray,
-) -> None:
+) -> int:
     """Remove ``r`` (0 < r <= size) from the order in ``slot``: the part covered by the
     order's pending fill quantity (from preceding F records) is a fill, the rest a pull;
-    the order is deleted when its size reaches 0."""
+    the order is deleted when its size reaches 0. Pushes the book change as row ``k``."""
     bkt = ht_val[slot, HV_PRICE] // ip[IP_BUCKET]
-    sd = ht_val[slot, HV_SIDE]
     filled = min(r, ht_val[slot, HV_PENDING_FILL])
     ht_val[slot, HV_PENDING_FILL] -= filled
     stats[ST_FILL_MATCHED] += filled
-    book_change(bkt, sd, -r, flow, sc, stats, depth, y, t_last, last_ev, lam, b_depth)
-    if flow:
-        mass_flow(bkt, G_PULL, r - filled, sc, y, t_last, last_ev, lam, b_mass)
+    k = push_change(chg, k, bkt, ht_val[slot, HV_SIDE], -r, G_PULL, r - filled)
     ht_val[slot, HV_SIZE] -= r
     if ht_val[slot, HV_SIZE] <= 0:
         ht_pub[slot] = HT_TOMB
         sc[SC_HT_USED] -= 1
         sc[SC_HT_TOMB] += 1
+    return k
 
 
 @njit(cache=True)
@@ -930,6 +934,7 @@ def process_records(
     x = np.zeros((5, 4))
     row = np.zeros((rows, out_f8.shape[0]))
     dd = np.zeros((3, rows))
+    chg = np.zeros((2, 5), dtype=np.int64)
     i = start
     while i < n_rec:
         if (sc[SC_HT_USED] + sc[SC_HT_TOMB] + 2) * 2 > ht_pub.shape[0]:
@@ -975,12 +980,22 @@ def process_records(
         sd = SD_BID if rs == S_BID else (SD_ASK if rs == S_ASK else -1)
         px_ok = px != UNDEF_PRICE and px != 0
 
+        # The record's book changes: up to two (bucket, side, depth delta, mass group, mass
+        # qty) rows in `chg`, applied after the switch: every depth change in order, then,
+        # with flow, every mass impulse in order (side -1: a mass impulse only).
+        k = 0
+        slot = -1
+        tob_add = act == A_ADD and (fl & F_TOB) != 0
+        if ((act == A_ADD or act == A_MODIFY) and px_ok and not tob_add) or (
+            act == A_CANCEL or act == A_FILL
+        ):
+            slot = ht_find(ht_pub, ht_oid, pub, oid)
         if act == A_ADD or act == A_MODIFY:
             if act == A_ADD:
                 stats[ST_ADDS] += 1
             else:
                 stats[ST_MODIFIES] += 1
-            if act == A_ADD and (fl & F_TOB) != 0:
+            if tob_add:
                 # top-of-book venue: this add replaces the publisher's whole side
                 stats[ST_TOB] += 1
                 if pub >= MAX_PUBLISHERS:
@@ -999,123 +1014,66 @@ def process_records(
                     if osz > 0 and not empty and op == px:
                         dq = sz - osz
                         if dq != 0:
-                            book_change(
-                                px // bucket, sd, dq, flow, sc, stats, depth, y, t_last,
-                                last_ev, lam, b_depth,
-                            )  # fmt: skip
-                            if flow:
-                                g = G_ADD if dq > 0 else G_PULL
-                                mass_flow(
-                                    px // bucket, g, abs(dq), sc, y, t_last, last_ev, lam, b_mass
-                                )
+                            g = G_ADD if dq > 0 else G_PULL
+                            k = push_change(chg, k, px // bucket, sd, dq, g, abs(dq))
                     else:
                         if osz > 0:
-                            book_change(
-                                op // bucket, sd, -osz, flow, sc, stats, depth, y, t_last,
-                                last_ev, lam, b_depth,
-                            )  # fmt: skip
-                            if flow:
-                                mass_flow(
-                                    op // bucket, G_PULL, osz, sc, y, t_last, last_ev, lam, b_mass
-                                )
+                            k = push_change(chg, k, op // bucket, sd, -osz, G_PULL, osz)
                         if not empty:
-                            book_change(
-                                px // bucket, sd, sz, flow, sc, stats, depth, y, t_last,
-                                last_ev, lam, b_depth,
-                            )  # fmt: skip
-                            if flow:
-                                mass_flow(
-                                    px // bucket, G_ADD, sz, sc, y, t_last, last_ev, lam, b_mass
-                                )
+                            k = push_change(chg, k, px // bucket, sd, sz, G_ADD, sz)
                     tob[pub, sd, 0] = 0 if empty else px
                     tob[pub, sd, 1] = 0 if empty else sz
             elif not px_ok:
                 stats[ST_BAD_PRICES] += 1
+            elif slot < 0:
+                if act == A_MODIFY:
+                    stats[ST_ORPHANS] += 1  # applied as an add (Databento book rule)
+                if sd < 0:
+                    stats[ST_BAD_SIDES] += 1
+                elif sz > 0:
+                    if sc[SC_ANCHORED] == 0:
+                        sc[SC_ANCHOR] = px // bucket - n // 2
+                        sc[SC_ANCHORED] = 1
+                    slot = ht_insert(ht_pub, ht_oid, sc, pub, oid)
+                    ht_val[slot, HV_PRICE] = px
+                    ht_val[slot, HV_SIZE] = sz
+                    ht_val[slot, HV_SIDE] = sd
+                    ht_val[slot, HV_INSTRUMENT] = np.int64(instrument_id[i])
+                    ht_val[slot, HV_PENDING_FILL] = 0
+                    k = push_change(chg, k, px // bucket, sd, sz, G_ADD, sz)
             else:
-                slot = ht_find(ht_pub, ht_oid, pub, oid)
-                if slot < 0:
-                    if act == A_MODIFY:
-                        stats[ST_ORPHANS] += 1  # applied as an add (Databento book rule)
-                    if sd < 0:
-                        stats[ST_BAD_SIDES] += 1
-                    elif sz > 0:
-                        if sc[SC_ANCHORED] == 0:
-                            sc[SC_ANCHOR] = px // bucket - n // 2
-                            sc[SC_ANCHORED] = 1
-                        slot = ht_insert(ht_pub, ht_oid, sc, pub, oid)
-                        ht_val[slot, HV_PRICE] = px
+                if act == A_ADD:
+                    stats[ST_DUP_ADDS] += 1
+                old_p = ht_val[slot, HV_PRICE]
+                old_s = ht_val[slot, HV_SIZE]
+                osd = ht_val[slot, HV_SIDE]
+                if sz <= 0:
+                    k = remove_qty(slot, old_s, k, chg, sc, stats, ip, ht_pub, ht_val)
+                elif px == old_p:
+                    if sz < old_s:
+                        k = remove_qty(slot, old_s - sz, k, chg, sc, stats, ip, ht_pub, ht_val)
+                    elif sz > old_s:
+                        # size increase: added quantity (loses priority; queues not kept)
+                        k = push_change(chg, k, px // bucket, osd, sz - old_s, G_ADD, sz - old_s)
                         ht_val[slot, HV_SIZE] = sz
-                        ht_val[slot, HV_SIDE] = sd
-                        ht_val[slot, HV_INSTRUMENT] = np.int64(instrument_id[i])
-                        ht_val[slot, HV_PENDING_FILL] = 0
-                        book_change(
-                            px // bucket, sd, sz, flow, sc, stats, depth, y, t_last, last_ev,
-                            lam, b_depth,
-                        )  # fmt: skip
-                        if flow:
-                            mass_flow(px // bucket, G_ADD, sz, sc, y, t_last, last_ev, lam, b_mass)
                 else:
-                    if act == A_ADD:
-                        stats[ST_DUP_ADDS] += 1
-                    old_p = ht_val[slot, HV_PRICE]
-                    old_s = ht_val[slot, HV_SIZE]
-                    osd = ht_val[slot, HV_SIDE]
-                    if sz <= 0:
-                        remove_qty(
-                            slot, old_s, flow, sc, stats, ip, ht_pub, ht_val, depth, y,
-                            t_last, last_ev, lam, b_mass, b_depth,
-                        )  # fmt: skip
-                    elif px == old_p:
-                        if sz < old_s:
-                            remove_qty(
-                                slot, old_s - sz, flow, sc, stats, ip, ht_pub, ht_val, depth,
-                                y, t_last, last_ev, lam, b_mass, b_depth,
-                            )  # fmt: skip
-                        elif sz > old_s:
-                            # size increase: added quantity (loses priority; queues not kept)
-                            book_change(
-                                px // bucket, osd, sz - old_s, flow, sc, stats, depth, y,
-                                t_last, last_ev, lam, b_depth,
-                            )  # fmt: skip
-                            if flow:
-                                mass_flow(
-                                    px // bucket, G_ADD, sz - old_s, sc, y, t_last, last_ev,
-                                    lam, b_mass,
-                                )  # fmt: skip
-                            ht_val[slot, HV_SIZE] = sz
-                    else:
-                        # price change = cancel at the old price + add at the new one; a
-                        # reduction covered by a pending fill is a fill, not a pull
-                        filled = min(max(old_s - sz, 0), ht_val[slot, HV_PENDING_FILL])
-                        ht_val[slot, HV_PENDING_FILL] -= filled
-                        stats[ST_FILL_MATCHED] += filled
-                        ob = old_p // bucket
-                        book_change(
-                            ob, osd, -old_s, flow, sc, stats, depth, y, t_last, last_ev, lam,
-                            b_depth,
-                        )  # fmt: skip
-                        book_change(
-                            px // bucket, osd, sz, flow, sc, stats, depth, y, t_last, last_ev,
-                            lam, b_depth,
-                        )  # fmt: skip
-                        if flow:
-                            pulled = old_s - filled
-                            mass_flow(ob, G_PULL, pulled, sc, y, t_last, last_ev, lam, b_mass)
-                            mass_flow(px // bucket, G_ADD, sz, sc, y, t_last, last_ev, lam, b_mass)
-                        ht_val[slot, HV_PRICE] = px
-                        ht_val[slot, HV_SIZE] = sz
+                    # price change = cancel at the old price + add at the new one; a
+                    # reduction covered by a pending fill is a fill, not a pull
+                    filled = min(max(old_s - sz, 0), ht_val[slot, HV_PENDING_FILL])
+                    ht_val[slot, HV_PENDING_FILL] -= filled
+                    stats[ST_FILL_MATCHED] += filled
+                    k = push_change(chg, k, old_p // bucket, osd, -old_s, G_PULL, old_s - filled)
+                    k = push_change(chg, k, px // bucket, osd, sz, G_ADD, sz)
+                    ht_val[slot, HV_PRICE] = px
+                    ht_val[slot, HV_SIZE] = sz
         elif act == A_CANCEL:
             stats[ST_CANCELS] += 1
-            slot = ht_find(ht_pub, ht_oid, pub, oid)
             if slot < 0:
                 stats[ST_ORPHANS] += 1
             else:
                 r = min(sz, ht_val[slot, HV_SIZE])
                 if r > 0:
-                    remove_qty(
-                        slot, r, flow, sc, stats, ip, ht_pub, ht_val, depth, y, t_last,
-                        last_ev, lam, b_mass, b_depth,
-                    )  # fmt: skip
+                    k = remove_qty(slot, r, k, chg, sc, stats, ip, ht_pub, ht_val)
         elif act == A_FILL:
             stats[ST_FILLS] += 1
             if not px_ok:
@@ -1123,10 +1081,9 @@ def process_records(
             elif flow and sc[SC_ANCHORED] == 1:
                 fb = px // bucket
                 if 0 <= fb - sc[SC_ANCHOR] < n:
-                    mass_flow(fb, G_FILL, sz, sc, y, t_last, last_ev, lam, b_mass)
+                    k = push_change(chg, k, fb, -1, 0, G_FILL, sz)
                 else:
                     stats[ST_OUT_OF_RANGE] += 1
-            slot = ht_find(ht_pub, ht_oid, pub, oid)
             if slot < 0:
                 stats[ST_ORPHANS] += 1
             else:
@@ -1154,6 +1111,16 @@ def process_records(
                         tob[pub, s2, 1] = 0
         elif act == A_TRADE:
             stats[ST_TRADES] += 1
+
+        for e in range(k):
+            if chg[e, 1] >= 0:
+                book_change(
+                    chg[e, 0], chg[e, 1], chg[e, 2], flow, sc, stats, depth, y, t_last,
+                    last_ev, lam, b_depth,
+                )  # fmt: skip
+        if flow:
+            for e in range(k):
+                mass_flow(chg[e, 0], chg[e, 3], chg[e, 4], sc, y, t_last, last_ev, lam, b_mass)
 
         if (fl & F_LAST) != 0:
             stats[ST_EVENTS] += 1
