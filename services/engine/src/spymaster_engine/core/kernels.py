@@ -592,7 +592,7 @@ def outside_best_buckets(
     return has_b, bb, has_a, ba
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def true_best(
     sc: np.ndarray,
     ip: np.ndarray,
