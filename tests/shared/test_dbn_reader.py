@@ -93,6 +93,12 @@ def test_chunks_concatenate_to_whole_file() -> None:
     assert_same_records(np.concatenate(chunks), databento_records(ESM4))
 
 
+def test_reused_buffer_gives_the_same_records() -> None:
+    chunks = [c.copy() for c in iter_mbo(ESM4, chunk_records=1000, reuse_buffer=True)]
+    assert [len(c) for c in chunks[:-1]] == [1000] * (len(chunks) - 1)
+    assert_same_records(np.concatenate(chunks), databento_records(ESM4))
+
+
 def test_filtered_chunks_are_never_empty(tmp_path: Path) -> None:
     a = read_mbo(ESM4)[:500].copy()
     b = a.copy()

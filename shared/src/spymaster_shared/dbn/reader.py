@@ -276,13 +276,20 @@ def _check_records(records: np.ndarray, info: DbnFileInfo, first_index: int) -> 
 
 
 def iter_mbo(
-    path: str | Path, symbol: str | None = None, *, chunk_records: int = 1 << 20
+    path: str | Path,
+    symbol: str | None = None,
+    *,
+    chunk_records: int = 1 << 20,
+    reuse_buffer: bool = False,
 ) -> Iterator[np.ndarray]:
     """Yield MBO_DTYPE arrays (owned copies) of at most ``chunk_records`` records each.
 
     With ``symbol``, only records of the instrument ids it maps to through the file's
     symbology mappings are yielded (chunks may then be shorter, never empty). Records are
     decompressed straight into each chunk's array (no intermediate byte buffers).
+    ``reuse_buffer``: every chunk is decompressed into the same array, so a chunk is only
+    valid until the next one is asked for (for consumers that process one chunk at a
+    time, like the engine: fresh memory is not touched, page-faulted, for every chunk).
     """
     if chunk_records <= 0:
         raise ValueError("chunk_records must be positive")
@@ -295,8 +302,9 @@ def iter_mbo(
         dtype = _record_dtype(info)
         size = info.record_size
         index = 0
+        buffer = np.empty(chunk_records, dtype=dtype) if reuse_buffer else None
         while True:
-            records = np.empty(chunk_records, dtype=dtype)
+            records = buffer if buffer is not None else np.empty(chunk_records, dtype=dtype)
             got = stream.readinto(memoryview(records.view(np.uint8)))
             n = got // size
             if got % size:
@@ -308,9 +316,8 @@ def iter_mbo(
             if n == 0:
                 break
             # a short last chunk is copied out rather than pin a mostly unused buffer
-            records = _check_records(
-                records[:n] if 2 * n > chunk_records else records[:n].copy(), info, index
-            )
+            short = 2 * n <= chunk_records and buffer is None
+            records = _check_records(records[:n].copy() if short else records[:n], info, index)
             index += n
             if ids is not None:
                 records = _select(records, ids)

@@ -119,7 +119,8 @@ def generate_dataset(
 
 def _chunks(cfg: EngineConfig, files: list[Path]) -> Iterator[np.ndarray]:
     for path in files:
-        for chunk in iter_mbo(path, cfg.symbol):
+        # one chunk at a time (run_engine): decompress every chunk into the same buffer
+        for chunk in iter_mbo(path, cfg.symbol, reuse_buffer=True):
             if len(chunk) and int(chunk["ts_event"][0]) >= cfg.capture_end_ns:
                 return
             yield chunk
