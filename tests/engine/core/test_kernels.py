@@ -78,6 +78,23 @@ def test_chain_kernels_match_matrix_exponential():
             np.testing.assert_allclose(x[g, 1:], want_depth[1:], rtol=1e-9, atol=1e-11 * scale)
 
 
+def test_warmup_evaluation_is_bit_identical_on_v_and_a():
+    """chain_evaluate_va (warmup bins: what the composite needs) equals chain_evaluate on
+    v and a exactly, and leaves the rest of x alone."""
+    rng = np.random.default_rng(5)
+    basis = ChainBasis(*TAUS)
+    y = rng.normal(size=(8, 5, 4)) * 10.0 ** rng.integers(-3, 4, size=(8, 5, 4))
+    t_last = 10**18 + rng.integers(0, 10**10, size=8)
+    for s in range(8):
+        t = int(t_last[s]) + int(rng.integers(0, 10**10))
+        full = np.zeros((5, 4))
+        K.chain_evaluate(y, t_last, s, t, basis.lam, basis.v_mass, basis.v_depth, full)
+        va = np.full((5, 4), 7.0)
+        K.chain_evaluate_va(y, t_last, s, t, basis.lam, basis.v_mass, basis.v_depth, va)
+        assert va[:, 1:3].tobytes() == full[:, 1:3].tobytes()
+        assert (va[:, 0] == 7.0).all() and (va[:, 3] == 7.0).all()
+
+
 def test_impulse_response_is_the_ema_derivative_chain():
     """Check the ODE itself numerically: v ~ dq/dt filtered by tau_v, by fine Euler steps."""
     basis = ChainBasis(*TAUS)
