@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -168,3 +169,60 @@ async def follow_subject(
         finally:
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
+
+
+class PublishUnacked(Exception):
+    """An asynchronous publish was not acknowledged (timeout, NATS gone); the caller resumes
+    from what the stream holds."""
+
+
+class PublishWindow:
+    """Asynchronous JetStream publishes in flight, bounded by count *and* bytes.
+
+    The byte bound matters as much as the count: nats-py hands everything queued since its
+    last flush to the asyncio transport in one write, and Python 3.11's selector transport
+    deletes each sent piece from the front of its buffer (a memmove of the rest), so tens of
+    MB in flight cost time quadratic in the backlog (200 x 1 MB in flight: ~4x the client
+    CPU of 8 MB in flight, and half the throughput; see docs/running.md, benchmarks).
+    """
+
+    def __init__(self, max_msgs: int, max_bytes: int, ack_timeout: float = 10.0) -> None:
+        self.max_msgs = max_msgs
+        self.max_bytes = max_bytes
+        self.ack_timeout = ack_timeout
+        self._pending: collections.deque[tuple[Any, asyncio.Future[Any], int]] = collections.deque()
+        self._bytes = 0
+        self.acked = 0
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def futures(self) -> list[asyncio.Future[Any]]:
+        """The publishes in flight now (to wait for them later, elsewhere)."""
+        return [fut for _, fut, _ in self._pending]
+
+    async def add(self, key: Any, fut: asyncio.Future[Any], nbytes: int) -> None:
+        """Track a publish, then wait until the window is within its bounds again."""
+        self._pending.append((key, fut, nbytes))
+        self._bytes += nbytes
+        await self.settle(self.max_msgs, self.max_bytes)
+
+    async def settle(self, max_msgs: int = 0, max_bytes: int = 0) -> None:
+        """Wait for acks, oldest first, until at most ``max_msgs`` publishes and
+        ``max_bytes`` bytes are in flight (0, 0: all acknowledged). Raises PublishUnacked
+        (and forgets every publish in flight) when one fails."""
+        while self._pending and (len(self._pending) > max_msgs or self._bytes > max_bytes):
+            key, fut, nbytes = self._pending.popleft()
+            self._bytes -= nbytes
+            try:
+                await asyncio.wait_for(asyncio.shield(fut), self.ack_timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                fut.cancel()
+                for _, other, _ in self._pending:
+                    other.cancel()
+                self._pending.clear()
+                self._bytes = 0
+                raise PublishUnacked(f"{key} not acknowledged: {exc!r}") from exc
+            self.acked += 1

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -24,6 +25,8 @@ from spymaster_shared.bus.connect import NatsSettings, connect
 from spymaster_shared.bus.streams import ensure_bus
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -72,15 +75,36 @@ def run_service(name: str, body: Callable[[ServiceContext], Awaitable[Any]]) -> 
             ctx.nc.connected_url.netloc if ctx.nc.connected_url else "?",
         )
         stopper = asyncio.create_task(_exit_if_stuck(ctx, name))
+        freezer = asyncio.create_task(_freeze_when_ready(ctx))
         try:
             await body(ctx)
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ctx.nc.drain(), 5)
             stopper.cancel()
+            freezer.cancel()
             log.info("%s: stopped", name)
 
-    asyncio.run(main())
+    run_loop(main())
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on uvloop when it is installed (a faster event loop: less latency per
+    hop, and a socket transport without Python 3.11's quadratic send buffer), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+async def _freeze_when_ready(ctx: ServiceContext) -> None:
+    """Once started, move every object so far (modules, numba, pyarrow, configs) out of the
+    cyclic GC's reach: full collections then scan only what the stream creates, so they no
+    longer pause a paced stream for tens of milliseconds."""
+    await ctx.ready.wait()
+    gc.collect()
+    gc.freeze()
 
 
 async def _exit_if_stuck(ctx: ServiceContext, name: str, grace_s: float = 15.0) -> None:
