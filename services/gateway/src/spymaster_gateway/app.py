@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hmac
 import logging
 import time
@@ -72,6 +73,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.feeds = FeedRegistry(nc.jetstream(timeout=10), s.history_bins, s.queue_bins)
         app.state.viewers = 0
         app.state.started = time.time()
+        gc.collect()  # start-up objects out of the cyclic GC's reach: no long pauses later
+        gc.freeze()
         try:
             yield
         finally:
