@@ -58,3 +58,27 @@ def test_time_slices_cut_after_f_last_and_keep_every_record() -> None:
     paced = [b for b in out if b["ts_event"][0] >= 100_000]
     assert all(b["ts_event"][-1] - b["ts_event"][0] < 25_000 for b in paced)
     assert out[0]["ts_event"][0] == 0 and len(out) == 10
+
+
+def test_the_event_closing_a_bin_is_a_batch_of_its_own() -> None:
+    recs = _records([F_LAST if i % 3 == 2 else 0 for i in range(300)])
+    recs["ts_event"] = np.arange(300) * 1000 + 500  # 1 us apart
+    out = list(time_sliced([recs], capture_start_ns=0, slice_ns=20_000, bin_ns=50_000))
+    assert np.array_equal(np.concatenate(out)["ts_event"], recs["ts_event"])
+    for b in out[:-1]:
+        assert b["flags"][-1] & F_LAST
+    # the first event ending at or after each 50 us boundary ends a batch
+    for boundary in range(50_000, 300_000, 50_000):
+        ends = recs["ts_event"][recs["flags"] & F_LAST > 0]
+        closing = ends[ends >= boundary][0]
+        assert any(b["ts_event"][-1] == closing for b in out), boundary
+        held = [b for b in out if b["ts_event"][0] < boundary <= b["ts_event"][-1]]
+        assert all(b["ts_event"][-1] == closing for b in held)
+
+
+def test_pacer_resumes_in_real_time_and_reports_its_anchor() -> None:
+    p = Pacer(speed=1.0, capture_start_ns=1_000_000_000)
+    # a restarted replay's first paced batch starts 60 s into the capture: no 60 s wait
+    assert p.delay(61_000_000_000, now=5.0, first_ts=60_990_000_000) < 0.011
+    assert p.anchor_ts == 60_990_000_000 and p.anchor_wall_ns > 0
+    assert p.due_wall_ns(61_990_000_000) == p.anchor_wall_ns + 1_000_000_000

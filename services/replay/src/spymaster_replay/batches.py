@@ -5,6 +5,7 @@ No I/O beyond reading the DBN files through ``spymaster_shared.dbn``; no asyncio
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,11 +64,16 @@ def event_batches(
 
 
 def time_sliced(
-    batches: Iterable[np.ndarray], capture_start_ns: int, slice_ns: int
+    batches: Iterable[np.ndarray], capture_start_ns: int, slice_ns: int, bin_ns: int = 0
 ) -> Iterator[np.ndarray]:
     """Cut paced batches finer: after the capture start a batch spans at most ``slice_ns`` of
     event time (still ending after F_LAST), so a paced replay publishes each event when it is
-    due instead of holding a 1 MB batch until its last record is due."""
+    due instead of holding a 1 MB batch until its last record is due.
+
+    With ``bin_ns`` (the engine's bin width), the first event of each bin is a batch of its
+    own: that event closes the previous bin, and it is published when it is due, not when
+    the last event of its slice is (the bin reaches viewers up to ``slice_ns`` sooner).
+    """
     start = np.uint64(max(capture_start_ns, 0))
     for batch in batches:
         ts = batch["ts_event"]
@@ -75,17 +81,62 @@ def time_sliced(
             yield batch
             continue
         # slice index of each record (warmup records share the first slice)
-        slot = (np.maximum(ts, start) - start) // np.uint64(slice_ns)
+        since = np.maximum(ts, start) - start
+        slot = since // np.uint64(slice_ns)
         ends = np.flatnonzero(batch["flags"] & F_LAST)
         # events are grouped by the slot of their last record: cut after the last event
         # ending in each slot
         cut = ends[:-1][slot[ends[1:]] > slot[ends[:-1]]]
+        if bin_ns > 0 and len(ends) > 1:
+            # ... and after the first event ending in each bin (the one that closes the
+            # previous bin)
+            bins = since[ends] // np.uint64(bin_ns)
+            closing = ends[1:][bins[1:] > bins[:-1]]
+            cut = np.union1d(cut, closing[closing < ends[-1]])
         lo = 0
         for c in cut:
             yield batch[lo : c + 1]
             lo = int(c) + 1
         if lo < len(batch):
             yield batch[lo:]
+
+
+@dataclass
+class Pacer:
+    """Wall-clock pacing by ``ts_event``: ``speed`` x real time from the capture start.
+
+    Records before the capture start (warmup and the snapshot before it) are not paced.
+    ``speed == 0`` never waits. The schedule is anchored at the first paced batch: event time
+    ``anchor_ts`` is due at wall time ``anchor_wall`` (monotonic; ``anchor_wall_ns`` is the
+    same instant as ``time.time_ns()``), ``anchor_ts`` being the capture start, or the batch's
+    first record when that is later (a restarted replay resumes in real time, it does not
+    wait out what it had already published).
+    """
+
+    speed: float
+    capture_start_ns: int
+    anchor_wall: float | None = None
+    anchor_ts: int = 0
+    anchor_wall_ns: int = 0
+
+    def delay(self, ts_event: int, now: float, first_ts: int | None = None) -> float:
+        """Seconds to wait before publishing a batch whose last record has ``ts_event``
+        (and whose first record has ``first_ts``)."""
+        if self.speed <= 0 or ts_event < self.capture_start_ns:
+            return 0.0
+        if self.anchor_wall is None:
+            self.anchor_wall = now
+            self.anchor_wall_ns = time.time_ns()
+            self.anchor_ts = max(self.capture_start_ns, first_ts or 0)
+        due = self.anchor_wall + (ts_event - self.anchor_ts) / 1e9 / self.speed
+        return max(0.0, due - now)
+
+    def due_wall_ns(self, ts_event: int) -> int:
+        """Wall clock (``time.time_ns``) at which event time ``ts_event`` is due; 0 before
+        the anchor."""
+        if self.anchor_wall is None or self.speed <= 0:
+            return 0
+        return self.anchor_wall_ns + int((ts_event - self.anchor_ts) / self.speed)
 
 
 def capture_records(files: list[Path], cfg: EngineConfig) -> Iterator[np.ndarray]:
@@ -103,30 +154,6 @@ def capture_records(files: list[Path], cfg: EngineConfig) -> Iterator[np.ndarray
             yield chunk[:stop]
             if len(closing):
                 return
-
-
-@dataclass
-class Pacer:
-    """Wall-clock pacing by ``ts_event``: ``speed`` x real time from the capture start.
-
-    Records before the capture start (warmup and the snapshot before it) are not paced.
-    ``speed == 0`` never waits.
-    """
-
-    speed: float
-    capture_start_ns: int
-    anchor_wall: float | None = None
-    anchor_ts: int = 0
-
-    def delay(self, ts_event: int, now: float) -> float:
-        """Seconds to wait before publishing a batch whose last record has ``ts_event``."""
-        if self.speed <= 0 or ts_event < self.capture_start_ns:
-            return 0.0
-        if self.anchor_wall is None:
-            self.anchor_wall, self.anchor_ts = now, max(self.capture_start_ns, 0)
-            self.anchor_ts = self.capture_start_ns
-        due = self.anchor_wall + (ts_event - self.anchor_ts) / 1e9 / self.speed
-        return max(0.0, due - now)
 
 
 def warmup_progress(ts_event: int, first_ts: int, capture_start_ns: int) -> float:

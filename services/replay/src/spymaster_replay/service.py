@@ -10,11 +10,14 @@ See ``docs/protocol.md``.
 from __future__ import annotations
 
 import asyncio
-import collections
+import concurrent.futures
 import contextlib
 import itertools
 import logging
+import threading
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import nats.errors
@@ -33,7 +36,7 @@ from spymaster_replay.batches import (
     warmup_progress,
 )
 from spymaster_shared.bus.framing import decode_frame, decode_json, encode_frame, encode_json
-from spymaster_shared.bus.jetstream import last_frame
+from spymaster_shared.bus.jetstream import PublishUnacked, PublishWindow, last_frame
 from spymaster_shared.bus.messages import (
     MboBatch,
     SessionInfo,
@@ -68,7 +71,11 @@ from spymaster_shared.errors import BusError, SpymasterError
 log = logging.getLogger("spymaster.replay")
 
 ACTIVE_STATES = ("starting", "warmup", "streaming")
-ACK_WINDOW = 256  # outstanding async publishes per session
+# Publishes in flight per session: up to 256 messages and 8 MB (a larger backlog costs the
+# client more than it gains; see PublishWindow).
+ACK_WINDOW = 256
+ACK_WINDOW_BYTES = 8_000_000
+PREFETCH_BATCHES = 32  # batches read ahead of publishing (<= 32 MB)
 KV_UPDATE_S = 0.5
 HOLE_SCAN_STREAM_SEQS = 20_000
 PACE_SLICE_NS = 5_000_000  # paced batches span at most 5 ms of wall time (x speed)
@@ -76,10 +83,6 @@ PACE_SLICE_NS = 5_000_000  # paced batches span at most 5 ms of wall time (x spe
 
 def _now() -> int:
     return time.time_ns()
-
-
-class PublishFailed(Exception):
-    pass
 
 
 class ReplayService:
@@ -218,7 +221,7 @@ class ReplayService:
                 return
             except asyncio.CancelledError:
                 raise
-            except (PublishFailed, nats.errors.Error, TimeoutError, OSError) as exc:
+            except (PublishUnacked, nats.errors.Error, TimeoutError, OSError) as exc:
                 log.warning(
                     "session %s: publishing interrupted (%s); resuming", info.session_id, exc
                 )
@@ -285,7 +288,7 @@ class ReplayService:
             return
         files = await asyncio.to_thread(check_capture, spec.capture)
         pacer = Pacer(info.speed, cfg.capture_start_ns)
-        pending: collections.deque[tuple[int, asyncio.Future[Any]]] = collections.deque()
+        window = PublishWindow(ACK_WINDOW, ACK_WINDOW_BYTES)
         n_records = info.records_published if next_seq else 0
         first_ts: int | None = None
         state = info.state
@@ -293,48 +296,66 @@ class ReplayService:
         seq = -1
         batches = event_batches(capture_records(files, cfg))
         if info.speed > 0:  # deterministic per session: batch_seq survives a restart
-            batches = time_sliced(batches, cfg.capture_start_ns, int(PACE_SLICE_NS * info.speed))
-        for batch in _in_thread(batches):
-            batch = await batch
-            if batch is None:
-                break
-            seq += 1
-            first = int(batch["ts_event"][0])
-            last_ts = int(batch["ts_event"][-1])
-            if first_ts is None:
-                first_ts = first
-            if seq < next_seq:
-                continue
-            warmup = last_ts < cfg.capture_start_ns
-            wait = pacer.delay(last_ts, time.monotonic())
-            if wait > 0:
-                await self._settle(pending, 0)  # everything before is stored before we sleep
-                await asyncio.sleep(wait)
-            body = batch.tobytes()
-            header = MboBatch(sid, seq, len(batch), first, last_ts, warmup, _now(), len(body))
-            fut = await js.publish_async(
-                subj,
-                encode_frame(header, body),
-                headers={"Nats-Msg-Id": msg_id(sid, seq), "Vp-Warmup": "1" if warmup else "0"},
+            batches = time_sliced(
+                batches, cfg.capture_start_ns, int(PACE_SLICE_NS * info.speed), cfg.cell_width_ns
             )
-            pending.append((seq, fut))
-            await self._settle(pending, ACK_WINDOW)
-            n_records += len(batch)
-            self.records_published += len(batch)
-            now = time.monotonic()
-            new_state = "warmup" if warmup else "streaming"
-            if new_state != state or now - last_kv > KV_UPDATE_S:
-                state, last_kv = new_state, now
-                progress = warmup_progress(last_ts, first_ts, cfg.capture_start_ns)
-                info = _update(
-                    info,
-                    state=new_state,
-                    progress=progress,
-                    batches_published=seq + 1,
-                    records_published=n_records,
-                )
-                await self.put_session(info)
-        await self._settle(pending, 0)
+        kv_writer = _LatestWriter(self.put_session)
+        try:
+            async with Prefetch(batches, PREFETCH_BATCHES) as ahead:
+                async for batch in ahead:
+                    seq += 1
+                    first = int(batch["ts_event"][0])
+                    last_ts = int(batch["ts_event"][-1])
+                    if first_ts is None:
+                        first_ts = first
+                    if seq < next_seq:
+                        continue
+                    warmup = last_ts < cfg.capture_start_ns
+                    if pacer.delay(last_ts, time.monotonic(), first) > 0:
+                        await window.settle()  # everything before is stored before we sleep
+                        # (the wait is measured after the acks: they must not delay the batch)
+                        await asyncio.sleep(pacer.delay(last_ts, time.monotonic(), first))
+                    # zero-copy view of the records; encode_frame makes the one payload copy
+                    body = memoryview(batch.view(np.uint8))
+                    header = MboBatch(
+                        sid, seq, len(batch), first, last_ts, warmup, _now(), len(body)
+                    )
+                    payload = encode_frame(header, body)
+                    fut = await js.publish_async(
+                        subj,
+                        payload,
+                        headers={
+                            "Nats-Msg-Id": msg_id(sid, seq),
+                            "Vp-Warmup": "1" if warmup else "0",
+                        },
+                    )
+                    await window.add(seq, fut, len(payload))
+                    self.batches_published += 1
+                    n_records += len(batch)
+                    self.records_published += len(batch)
+                    now = time.monotonic()
+                    new_state = "warmup" if warmup else "streaming"
+                    anchored = pacer.anchor_wall_ns != info.pace_anchor_wall_ns
+                    if new_state != state or now - last_kv > KV_UPDATE_S or anchored:
+                        state, last_kv = new_state, now
+                        progress = warmup_progress(last_ts, first_ts, cfg.capture_start_ns)
+                        info = _update(
+                            info,
+                            state=new_state,
+                            progress=progress,
+                            batches_published=seq + 1,
+                            records_published=n_records,
+                            pace_anchor_wall_ns=pacer.anchor_wall_ns,
+                            pace_anchor_ts_ns=pacer.anchor_ts,
+                        )
+                        # a KV put waits for its ack behind every publish in flight: never on
+                        # the publishing path (one put at a time, the latest state wins)
+                        kv_writer.put(info)
+        except BaseException:
+            kv_writer.cancel()  # a stale progress write must not land after a stop/failure
+            raise
+        await window.settle()
+        await kv_writer.close()
         await self.publish_end(sid, "complete", seq + 1)
         info = _update(
             info,
@@ -346,30 +367,104 @@ class ReplayService:
         await self.put_session(info)
         log.info("session %s: published %d batches, %d records", sid, seq + 1, n_records)
 
-    async def _settle(self, pending: collections.deque[tuple[int, Any]], window: int) -> None:
-        """Wait for acks until at most ``window`` publishes are outstanding."""
-        while len(pending) > window:
-            seq, fut = pending.popleft()
+
+class Prefetch:
+    """Items of a blocking iterator (reading and cutting DBN records), produced ahead in a
+    worker thread into a bounded queue, so reading overlaps publishing.
+
+    ``async with Prefetch(it, n) as ahead: async for item in ahead: ...``; leaving the block
+    (normally, by an error or a cancellation) stops the worker.
+    """
+
+    _END = object()
+
+    def __init__(self, it: Any, depth: int) -> None:
+        self._it = it
+        self._depth = depth
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread: asyncio.Future[None] | None = None
+
+    def _produce(self, loop: asyncio.AbstractEventLoop) -> None:
+        def put(item: Any) -> bool:
+            fut = asyncio.run_coroutine_threadsafe(self._queue.put(item), loop)
+            while not self._stop.is_set():
+                try:
+                    fut.result(timeout=0.2)
+                    return True
+                except concurrent.futures.TimeoutError:
+                    continue
+            fut.cancel()
+            return False
+
+        try:
+            for item in self._it:
+                if self._stop.is_set() or not put(item):
+                    return
+            put(self._END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_Failed(exc))
+
+    async def __aenter__(self) -> Prefetch:
+        loop = asyncio.get_running_loop()
+        self._thread = loop.run_in_executor(None, self._produce, loop)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self._stop.set()
+        while not self._queue.empty():  # unblock a pending put
+            self._queue.get_nowait()
+        if self._thread is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._thread)
+
+    def __aiter__(self) -> Prefetch:
+        return self
+
+    async def __anext__(self) -> Any:
+        item = await self._queue.get()
+        if item is self._END:
+            raise StopAsyncIteration
+        if isinstance(item, _Failed):
+            raise item.exc
+        return item
+
+
+@dataclass
+class _Failed:
+    exc: BaseException
+
+
+class _LatestWriter:
+    """Writes registry updates in the background, one at a time, the latest one winning;
+    ``close()`` waits for the last one (so a later, final write cannot be overtaken)."""
+
+    def __init__(self, write: Callable[[Any], Awaitable[None]]) -> None:
+        self._write = write
+        self._latest: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    def put(self, value: Any) -> None:
+        self._latest = value
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self._latest is not None:
+            value, self._latest = self._latest, None
             try:
-                await asyncio.wait_for(fut, 10)
-            except Exception as exc:
-                for _, other in pending:
-                    other.cancel()
-                pending.clear()
-                raise PublishFailed(f"batch {seq} not acknowledged: {exc!r}") from exc
-            self.batches_published += 1
+                await self._write(value)
+            except Exception as exc:  # progress only: the next update or the end rewrites it
+                log.debug("registry update failed: %s", exc)
 
+    async def close(self) -> None:
+        if self._task is not None:
+            await self._task
 
-def _in_thread(it: Any) -> Any:
-    """Yield awaitables of the next item of a blocking iterator, read in a worker thread
-    (decoding a chunk must not stall acks and control requests)."""
-    sentinel = None
-
-    def step() -> np.ndarray | None:
-        return next(it, sentinel)
-
-    while True:
-        yield asyncio.to_thread(step)
+    def cancel(self) -> None:
+        self._latest = None
+        if self._task is not None:
+            self._task.cancel()
 
 
 def _update(info: SessionInfo, **changes: Any) -> SessionInfo:

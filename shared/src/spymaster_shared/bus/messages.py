@@ -118,6 +118,11 @@ class SessionInfo(msgspec.Struct, frozen=True):
     n_bins: int = 0
     created_ns: int = 0
     updated_ns: int = 0
+    # paced sessions: event time pace_anchor_ts_ns was due at wall clock pace_anchor_wall_ns
+    # (time.time_ns); ts is due at anchor_wall + (ts - anchor_ts) / speed. 0 until pacing
+    # starts; a restarted replay re-anchors.
+    pace_anchor_wall_ns: int = 0
+    pace_anchor_ts_ns: int = 0
 
 
 class StartSessionRequest(msgspec.Struct, frozen=True):
