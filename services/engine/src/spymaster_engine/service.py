@@ -4,9 +4,10 @@ One durable pull consumer per session (``engine_<session>``, ack policy "all"). 
 output across kills and NATS restarts:
 
 1. grids of the bins closed by a batch are published with msg id ``<session>:<bin_seq>``;
-2. every ``CHECKPOINT_S`` the engine waits for those publish acks, stores a checkpoint
-   (``EngineCheckpoint`` frame + ``FeatureEngine.checkpoint()`` bytes, never pickle) in the
-   ``vp_checkpoints`` object store, and only then acks the MBO messages it covers;
+2. every ``CHECKPOINT_S`` the engine copies its state between two batches and, in the
+   background (the stream goes on), waits for the acks of the grids published so far, stores
+   the copy (``EngineCheckpoint`` frame + ``FeatureEngine.checkpoint()`` bytes, never pickle)
+   in the ``vp_checkpoints`` object store, and only then acks the MBO messages it covers;
 3. a restarted engine restores the checkpoint, re-creates the consumer at the next stream
    sequence, and skips bins at or below the last bin_seq already in VP_GRID.
 
@@ -16,23 +17,31 @@ See ``docs/protocol.md``.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
+import copy
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import nats.errors
 import nats.js.errors
 import nats.micro
 import numpy as np
+import pyarrow as pa
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from spymaster_engine.core import FeatureEngine
 from spymaster_shared.bus.arrow_frames import encode_frames_ipc
 from spymaster_shared.bus.framing import decode_frame, decode_json, encode_frame, encode_json
-from spymaster_shared.bus.jetstream import DeadLetters, last_frame, pull_messages
+from spymaster_shared.bus.jetstream import (
+    DeadLetters,
+    PublishUnacked,
+    PublishWindow,
+    last_frame,
+    pull_messages,
+)
 from spymaster_shared.bus.messages import (
     BinHeader,
     EngineCheckpoint,
@@ -61,14 +70,21 @@ from spymaster_shared.grid_schema import BIN_NAMES
 log = logging.getLogger("spymaster.engine")
 
 CHECKPOINT_S = 2.0  # as fast as possible: bounded re-work after a crash
-CHECKPOINT_PACED_S = 30.0  # paced: a checkpoint pauses the session; keep it rare
+CHECKPOINT_PACED_S = 30.0  # paced: compressing a snapshot costs CPU the stream could use
 FETCH_BATCH = 64
-PUBLISH_WINDOW = 512
+PUBLISH_WINDOW = 512  # grid publishes in flight (and at most PUBLISH_WINDOW_BYTES)
+PUBLISH_WINDOW_BYTES = 8_000_000
+INLINE_RECORDS = 4096  # smaller batches (paced replay) skip the worker-thread hop
 POLL_SESSIONS_S = 0.5
+GRID_ACK_TIMEOUT_S = 10.0
 
 
 class Gap(Exception):
     """A batch_seq is missing (replay is repairing a hole); re-read from the checkpoint."""
+
+
+class CheckpointFailed(Exception):
+    """A background checkpoint could not be stored; resume from the last stored one."""
 
 
 def consumer_name(session_id: str) -> str:
@@ -165,7 +181,14 @@ class EngineService:
                 return
             except asyncio.CancelledError:
                 raise
-            except (Gap, nats.errors.Error, TimeoutError, OSError) as exc:
+            except (
+                Gap,
+                CheckpointFailed,
+                PublishUnacked,
+                nats.errors.Error,
+                TimeoutError,
+                OSError,
+            ) as exc:
                 log.warning("session %s: %s; resuming from checkpoint", sid, exc)
                 await asyncio.sleep(1.0)
             except Exception as exc:
@@ -228,10 +251,12 @@ class EngineService:
         await js.add_consumer(STREAM_MBO, config)
         psub = await js.pull_subscribe_bind(durable=durable, stream=STREAM_MBO)
 
-        pending: collections.deque[Any] = collections.deque()
+        window = PublishWindow(PUBLISH_WINDOW, PUBLISH_WINDOW_BYTES)
         last_ckpt = time.monotonic()
         every = CHECKPOINT_PACED_S if info.speed > 0 else CHECKPOINT_S
         unacked: Any = None  # the last processed, not yet acknowledged MBO message
+        in_flight: asyncio.Task[None] | None = None  # the background checkpoint
+        warm = False  # the engine's kernels have run once (compiled)
 
         async def publish(frames: GridFrames, pub_wall: int) -> None:
             nonlocal last_bin
@@ -239,16 +264,36 @@ class EngineService:
                 fut = await js.publish_async(
                     grid_subj, payload, headers={"Nats-Msg-Id": msg_id(sid, seq)}
                 )
-                pending.append(fut)
                 last_bin = seq
                 stats.bins_published += 1
-                while len(pending) > PUBLISH_WINDOW:
-                    await asyncio.wait_for(pending.popleft(), 10)
+                await window.add(seq, fut, len(payload))
+
+        async def settle_checkpoint() -> None:
+            """Wait for the background checkpoint; its failure is this session's."""
+            nonlocal in_flight
+            task, in_flight = in_flight, None
+            if task is not None:
+                await task
+
+        def start_checkpoint() -> None:
+            """Snapshot the state now (between two batches, ~1 ms), then store it in the
+            background: wait for the acks of the grids it covers, compress, store, and only
+            then ack the MBO messages it covers. The stream never waits for it."""
+            nonlocal last_ckpt, unacked, in_flight
+            head = EngineCheckpoint(
+                sid, mbo_seq, next_batch, engine.next_bin_seq, time.time_ns(), False, 0
+            )
+            in_flight = asyncio.create_task(
+                self.store_snapshot(copy.deepcopy(engine), head, window.futures(), unacked, stats)
+            )
+            unacked = None
+            last_ckpt = time.monotonic()
 
         async def checkpoint(done: bool) -> None:
+            """Store a checkpoint now and wait for it (the end of a session)."""
             nonlocal last_ckpt, unacked
-            while pending:
-                await asyncio.wait_for(pending.popleft(), 10)
+            await settle_checkpoint()
+            await window.settle()
             blob = await asyncio.to_thread(engine.checkpoint)
             ckpt = EngineCheckpoint(
                 sid, mbo_seq, next_batch, engine.next_bin_seq, time.time_ns(), done, len(blob)
@@ -279,8 +324,7 @@ class EngineService:
                             await publish(await asyncio.to_thread(engine.finish), 0)
                         count = max(last_bin + 1, 0)
                         end = StreamEnd(sid, header.reason, count, header.message)
-                        while pending:
-                            await asyncio.wait_for(pending.popleft(), 10)
+                        await window.settle()
                         await js.publish(
                             grid_subj,
                             encode_frame(end),
@@ -302,17 +346,55 @@ class EngineService:
                     if header.batch_seq > next_batch:
                         raise Gap(f"batch {header.batch_seq} arrived, expected {next_batch}")
                     records = np.frombuffer(body, dtype=MBO_DTYPE)
-                    frames = await asyncio.to_thread(engine.process, records)
+                    if warm and len(records) <= INLINE_RECORDS:
+                        frames = engine.process(records)  # ~0.1 ms: no thread hop
+                    else:
+                        frames = await asyncio.to_thread(engine.process, records)
+                        warm = True
                     await publish(frames, header.pub_wall_ns)
                     next_batch += 1
                     mbo_seq, unacked = stream_seq, msg
                     stats.mbo_stream_seq = mbo_seq
-                if unacked is not None and time.monotonic() - last_ckpt >= every:
-                    await checkpoint(done=False)
+                if in_flight is not None and in_flight.done():
+                    await settle_checkpoint()  # raises CheckpointFailed: resume
+                if (
+                    unacked is not None
+                    and in_flight is None
+                    and time.monotonic() - last_ckpt >= every
+                ):
+                    start_checkpoint()
             return False
         finally:
+            if in_flight is not None:  # a half-stored checkpoint leaves the last one intact
+                in_flight.cancel()
+                await asyncio.wait([in_flight])
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
+
+    async def store_snapshot(
+        self,
+        snap: FeatureEngine,
+        head: EngineCheckpoint,
+        grids: list[asyncio.Future[Any]],
+        covered: Any,
+        stats: SessionStats,
+    ) -> None:
+        """Background half of a checkpoint: every grid the snapshot covers is stored, then
+        the snapshot, then the MBO messages it covers are acknowledged."""
+        try:
+            if grids:
+                done, _ = await asyncio.wait(grids, timeout=GRID_ACK_TIMEOUT_S)
+                if len(done) < len(grids) or any(f.cancelled() or f.exception() for f in done):
+                    raise CheckpointFailed("grid publishes before the checkpoint not acknowledged")
+            blob = await asyncio.to_thread(snap.checkpoint)
+            await self.store_checkpoint(msgspec.structs.replace(head, body_len=len(blob)), blob)
+            if covered is not None:
+                await covered.ack_sync(timeout=5)
+        except (CheckpointFailed, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            raise CheckpointFailed(f"checkpoint at MBO seq {head.mbo_stream_seq}: {exc!r}") from exc
+        stats.checkpoints += 1
 
     # ------------------------------------------------------------------ control
 
@@ -350,6 +432,8 @@ async def serve(ctx: ServiceContext) -> None:
     await service.add_endpoint(
         name="list", subject=CTL_ENGINE_LIST, handler=micro_json(core.handle_list)
     )
+    # pyarrow imports pandas on its first array conversion (~1 s): not in a session's first bin
+    await asyncio.to_thread(pa.array, np.zeros(1))
     watcher = asyncio.create_task(core.watch_sessions())
     ctx.ready.set()
     await ctx.stopping.wait()
