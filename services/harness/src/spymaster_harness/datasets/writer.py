@@ -10,6 +10,7 @@ refused with a DatasetError.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from spymaster_engine.core import FeatureEngine, run_engine
+from spymaster_engine.core import EngineStats, FeatureEngine, run_engine
 from spymaster_harness.datasets.files import (
     BINS_FILE,
     CHECKSUMS_FILE,
@@ -147,16 +148,8 @@ def _run(cfg: EngineConfig, files: list[Path], progress: bool) -> tuple[GridFram
     return frames, _stats_dict(engine.stats)
 
 
-def _stats_dict(stats: Any) -> dict[str, Any]:
-    if hasattr(stats, "as_dict"):
-        return dict(stats.as_dict())
-    if hasattr(stats, "_asdict"):
-        return dict(stats._asdict())
-    if hasattr(stats, "__dataclass_fields__"):
-        import dataclasses
-
-        return dataclasses.asdict(stats)
-    return dict(vars(stats))
+def _stats_dict(stats: EngineStats) -> dict[str, Any]:
+    return dataclasses.asdict(stats)
 
 
 def _progress(enabled: bool):
