@@ -25,11 +25,13 @@ import math
 import numpy as np
 from numba import int64, njit, uint64
 
+from spymaster_shared.borrow import borrow
+
 MAD_SCALE = 1.4826  # MAD -> sigma for a normal distribution
 BLOCK = 16  # values per block of a sorted window (see window_ranks)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def window_ranks(a, piv, old, new):
     """Ranks in a sorted window: (#{a_i < old}, #{a_i <= new}), by counting in two levels.
 
@@ -58,30 +60,64 @@ def window_ranks(a, piv, old, new):
     return po, pn
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _shift_left(a, lo, hi):
-    # a[lo:hi] = a[lo + 1:hi + 1]; unsigned indices spare numba's negative-index wraparound,
-    # which would keep LLVM from vectorising the copy
-    for i in range(uint64(lo), uint64(hi)):
-        a[i] = a[i + uint64(1)]
+    """a[lo:hi] = a[lo + 1:hi + 1] (values move down one slot).
+
+    Whole 8-value chunks from the bottom up (one vector move each; every chunk reads values
+    not yet written), and the last 8 destination slots written from values read before the
+    loop, so there is no scalar remainder loop for LLVM's vectoriser to leave behind (its
+    trip count is what mispredicts). Ranges under 8 values are copied one by one. Unsigned
+    indices spare numba's negative-index wraparound checks.
+    """
+    lo = uint64(lo)
+    hi = uint64(hi)
+    if hi - lo < uint64(8) or hi <= lo:
+        for i in range(lo, hi):
+            a[i] = a[i + uint64(1)]
+        return
+    e = hi - uint64(8)
+    t0, t1, t2, t3 = a[e + uint64(1)], a[e + uint64(2)], a[e + uint64(3)], a[e + uint64(4)]
+    t4, t5, t6, t7 = a[e + uint64(5)], a[e + uint64(6)], a[e + uint64(7)], a[e + uint64(8)]
+    i = lo
+    while i + uint64(8) <= hi:
+        for k in range(uint64(8)):
+            a[i + k] = a[i + k + uint64(1)]
+        i += uint64(8)
+    a[e], a[e + uint64(1)], a[e + uint64(2)], a[e + uint64(3)] = t0, t1, t2, t3
+    a[e + uint64(4)], a[e + uint64(5)], a[e + uint64(6)], a[e + uint64(7)] = t4, t5, t6, t7
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _shift_right(a, lo, hi):
-    # a[lo + 1:hi + 1] = a[lo:hi], copied from the top down
-    top = uint64(hi)
-    for k in range(uint64(hi - lo)):
-        a[top - k] = a[top - k - uint64(1)]
+    """a[lo + 1:hi + 1] = a[lo:hi] (values move up one slot); ``_shift_left`` mirrored:
+    chunks from the top down, the first 8 destination slots from values read up front."""
+    lo = uint64(lo)
+    hi = uint64(hi)
+    if hi - lo < uint64(8) or hi <= lo:
+        for k in range(hi - lo):
+            a[hi - k] = a[hi - k - uint64(1)]
+        return
+    t0, t1, t2, t3 = a[lo], a[lo + uint64(1)], a[lo + uint64(2)], a[lo + uint64(3)]
+    t4, t5, t6, t7 = a[lo + uint64(4)], a[lo + uint64(5)], a[lo + uint64(6)], a[lo + uint64(7)]
+    top = hi
+    while top >= lo + uint64(8):
+        base = top - uint64(8)
+        for k in range(uint64(8)):
+            a[base + uint64(8) - k] = a[base + uint64(7) - k]
+        top = base
+    a[lo + uint64(1)], a[lo + uint64(2)], a[lo + uint64(3)], a[lo + uint64(4)] = t0, t1, t2, t3
+    a[lo + uint64(5)], a[lo + uint64(6)], a[lo + uint64(7)], a[lo + uint64(8)] = t4, t5, t6, t7
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _refresh_pivots(a, piv, lo, hi):
     # piv[k] = a[k * BLOCK] for every block whose first slot lies in a[lo:hi + 1]
     for k in range((lo + BLOCK - 1) // BLOCK, hi // BLOCK + 1):
         piv[k] = a[k * BLOCK]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sorted_replace(a, piv, n, old, new, old_ok, new_ok):
     """Replace ``old`` by ``new`` in the sorted window ``a[:n]``; returns the new length.
 
@@ -118,7 +154,7 @@ def sorted_replace(a, piv, n, old, new, old_ok, new_ok):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sorted_median(a, n):
     """Median of the sorted prefix ``a[:n]`` (n >= 1): middle value, or mean of the two."""
     h = n >> 1
@@ -127,19 +163,19 @@ def sorted_median(a, n):
     return (a[h - 1] + a[h]) / 2.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _dev_left(a, h, med, i):
     # i-th smallest deviation among the lower half a[:h]: med - a[h-1-i] (non-decreasing in i)
     return med - a[h - 1 - i]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _dev_right(a, h, med, j):
     # j-th smallest deviation among the upper half a[h:]: a[h+j] - med (non-decreasing in j)
     return a[h + j] - med
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _mad_at_split(a, n, med, i):
     """MAD from a split: the n//2 + 1 smallest deviations are i from the left, the rest right.
 
@@ -174,7 +210,7 @@ def _mad_at_split(a, n, med, i):
     return (prev + kth) / 2.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sorted_mad_split(a, n, med):
     """Split of ``median(|a[:n] - med|)`` over a sorted prefix by bisection; returns i.
 
@@ -212,7 +248,7 @@ def sorted_mad(a, n, med):
     return _mad_at_split(a, n, med, sorted_mad_split(a, n, med))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sorted_mad_near(a, n, med, i0):
     """``sorted_mad`` searching its split from ``i0`` (the previous bin's); returns (MAD, i).
 
@@ -247,7 +283,7 @@ def sorted_mad_near(a, n, med, i0):
     return _mad_at_split(a, n, med, i), i
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ring_value(x):
     """What the ring stores for an input: x + 0.0 (so -0.0 becomes +0.0), NaN if non-finite."""
     if math.isfinite(x):
@@ -255,7 +291,7 @@ def ring_value(x):
     return np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def window_push_z(a, piv, count, split, j, c, old, x, min_periods):
     """Move window (j, c) one bin on (``old`` leaves, ``x`` enters) and return x's robust z.
 
@@ -278,7 +314,7 @@ def window_push_z(a, piv, count, split, j, c, old, x, min_periods):
     return (x - med) / (MAD_SCALE * mad)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def blend(z1, z2, z3, params):
     """score = sum_i w_i tanh(z_i / s) / sum_i |w_i| in [-1, 1]; NaN when any z is NaN."""
     if math.isnan(z1) or math.isnan(z2) or math.isnan(z3):
@@ -291,7 +327,7 @@ def blend(z1, z2, z3, params):
     ) / params[3]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def state_code(v, thr):
     """+1 if v > thr, -1 if v < -thr, else 0 (0 for NaN)."""
     if v > thr:
@@ -311,6 +347,17 @@ def spectrum_update(
     ``state_code`` of the score with threshold_neutral). ``ring`` is (W, 3, n_cells): a
     bin's slots are one contiguous row.
     """
+    # borrowed views: no atomic reference counting per helper call (spymaster_shared.borrow)
+    ring, srt, piv = borrow(ring), borrow(srt), borrow(piv)
+    count, split = borrow(count), borrow(split)
+    d1, d2, d3, params, score, state = (
+        borrow(d1),
+        borrow(d2),
+        borrow(d3),
+        borrow(params),
+        borrow(score),
+        borrow(state),
+    )
     head = meta[0] % ring.shape[0]
     row = ring[head]
     for c in range(d1.shape[0]):
@@ -341,6 +388,17 @@ def spectrum_run(d1, d2, d3, ring, srt, piv, count, split, meta, params, min_per
     W = ring.shape[0]
     n0 = meta[0]
     local = np.empty((3, W))
+    ring, srt, piv = borrow(ring), borrow(srt), borrow(piv)
+    count, split = borrow(count), borrow(split)
+    d1, d2, d3, params, score, state = (
+        borrow(d1),
+        borrow(d2),
+        borrow(d3),
+        borrow(params),
+        borrow(score),
+        borrow(state),
+    )
+    local = borrow(local)
     for c in range(d1.shape[1]):
         for j in range(3):
             for k in range(W):

@@ -13,7 +13,6 @@ import math
 import numpy as np
 from numba import njit
 
-from spymaster_engine.core.borrow import borrow
 from spymaster_engine.core.layout import (
     CF_BAND,
     CF_C1,
@@ -105,6 +104,7 @@ from spymaster_engine.core.layout import (
     ST_TOB,
     ST_TRADES,
 )
+from spymaster_shared.borrow import borrow
 
 UNDEF_PRICE = np.iinfo(np.int64).max
 F_LAST = 128
