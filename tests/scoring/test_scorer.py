@@ -16,7 +16,7 @@ from hypothesis.extra.numpy import arrays
 from spymaster_shared.config.serving import ScoringConfig
 from spymaster_shared.errors import ConfigError
 from spymaster_shared.grid_frames import GridFrames
-from spymaster_shared.scoring import SpectrumScorer, score_dataset
+from spymaster_shared.scoring import SpectrumScorer, blend_zscores, robust_zscores, score_dataset
 
 GOLDEN = Path(__file__).parent / "golden" / "scorer_v1.json"
 MAD_SCALE = 1.4826
@@ -283,3 +283,32 @@ def test_bad_inputs_are_refused() -> None:
         score_dataset(
             {"composite_d1": np.zeros((2, 3)), "composite_d2": np.zeros((2, 3))}, ScoringConfig()
         )
+
+
+@settings(max_examples=60, deadline=None)
+@given(cfg=scoring_configs(), d=derivative_blocks(), data=st.data())
+def test_property_zscores_then_blend_equal_batch(
+    cfg: ScoringConfig, d: list[np.ndarray], data: st.DataObject
+) -> None:
+    """A sweep's two steps (robust_zscores once per window, blend_zscores per weights and
+    tanh_scale) give score_dataset's bits for every blend of the same window."""
+    if not _usable(cfg):
+        return
+    z = robust_zscores(as_grid(d), cfg)
+    assert z.shape == (*d[0].shape, 3)
+    other = cfg.model_copy(
+        update={
+            "tanh_scale": data.draw(st.floats(0.5, 5.0)),
+            "derivative_weights": (0.2, data.draw(st.floats(-1.0, 1.0)), 0.3),
+            "threshold_neutral": data.draw(st.floats(0.0, 0.9)),
+        }
+    )
+    for s in (cfg, other):
+        score, state = score_dataset(as_grid(d), s)
+        b_score, b_state = blend_zscores(z, s)
+        assert same(score, b_score) and np.array_equal(state, b_state)
+
+
+def test_blend_zscores_refuses_a_bad_shape() -> None:
+    with pytest.raises(ValueError, match=r"z must have shape \(n_bins, n_cells, 3\)"):
+        blend_zscores(np.zeros((4, 2)), ScoringConfig())

@@ -1,6 +1,7 @@
 """Scoring shared by the live scorer service and the harness: one code path, zero skew.
 
-- ``SpectrumScorer`` / ``score_dataset``: per-cell ``flow_score`` and ``flow_state_code``;
+- ``SpectrumScorer`` / ``score_dataset``: per-cell ``flow_score`` and ``flow_state_code``
+  (``robust_zscores`` + ``blend_zscores``: the same in two steps, for sweeps);
 - ``signals``: registry of signal plug-ins (``get_signal``, ``register_signal``, ...);
 - ``Projector`` / ``project_series``: forward projection of the signal score.
 
@@ -13,6 +14,8 @@ from spymaster_shared.scoring.scorer import (
     FLOW_STATE_CODE,
     STATE_NOT_READY,
     SpectrumScorer,
+    blend_zscores,
+    robust_zscores,
     score_dataset,
 )
 
@@ -22,6 +25,8 @@ __all__ = [
     "STATE_NOT_READY",
     "Projector",
     "SpectrumScorer",
+    "blend_zscores",
     "project_series",
+    "robust_zscores",
     "score_dataset",
 ]

@@ -86,15 +86,20 @@ class SpectrumScorer:
 
     def run(self, d1: np.ndarray, d2: np.ndarray, d3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Score consecutive bins (n_bins, n_cells), continuing from the current state."""
+        return blend_zscores(self.zscores(d1, d2, d3), self.scoring)
+
+    def zscores(self, d1: np.ndarray, d2: np.ndarray, d3: np.ndarray) -> np.ndarray:
+        """The window part of ``run``: robust z of each derivative, (n_bins, n_cells, 3)
+        float64 (NaN = not ready), continuing from the current state. ``blend_zscores``
+        turns it into what ``run`` returns, bit for bit."""
         d1, d2, d3 = (
             self._block(x, n) for x, n in zip((d1, d2, d3), DERIVATIVE_COLUMNS, strict=True)
         )
         n_bins = d1.shape[0]
         if d2.shape[0] != n_bins or d3.shape[0] != n_bins:
             raise ValueError("composite_d1/d2/d3 must have the same number of bins")
-        score = np.empty((n_bins, self.n_cells), dtype=np.float64)
-        state = np.empty((n_bins, self.n_cells), dtype=np.int8)
-        kernels.spectrum_run(
+        z = np.empty((n_bins, self.n_cells, 3), dtype=np.float64)
+        kernels.zscore_run(
             d1,
             d2,
             d3,
@@ -104,12 +109,10 @@ class SpectrumScorer:
             self._count,
             self._split,
             self._meta,
-            self._params,
             self._min_periods,
-            score,
-            state,
+            z,
         )
-        return score, state
+        return z
 
     def _row(self, x: np.ndarray, name: str) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float64)
@@ -124,6 +127,17 @@ class SpectrumScorer:
         return x
 
 
+def _derivatives(grid: GridFrames | Mapping[str, np.ndarray], caller: str) -> list[np.ndarray]:
+    cells = grid.cells if isinstance(grid, GridFrames) else grid
+    missing = [n for n in DERIVATIVE_COLUMNS if n not in cells]
+    if missing:
+        raise ValueError(f"{caller}: grid lacks column(s) {', '.join(missing)}")
+    d = [np.asarray(cells[n]) for n in DERIVATIVE_COLUMNS]
+    if d[0].ndim != 2:
+        raise ValueError(f"composite_d1 must be 2-D (n_bins, n_cells), got shape {d[0].shape}")
+    return d
+
+
 def score_dataset(
     grid: GridFrames | Mapping[str, np.ndarray], scoring: ScoringConfig
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -132,12 +146,30 @@ def score_dataset(
     ``grid`` is a GridFrames or a mapping holding ``composite_d1/d2/d3`` (n_bins, n_cells).
     Same kernel and state evolution as ``SpectrumScorer.update`` called bin by bin.
     """
-    cells = grid.cells if isinstance(grid, GridFrames) else grid
-    missing = [n for n in DERIVATIVE_COLUMNS if n not in cells]
-    if missing:
-        raise ValueError(f"score_dataset: grid lacks column(s) {', '.join(missing)}")
-    d1 = np.asarray(cells["composite_d1"])
-    if d1.ndim != 2:
-        raise ValueError(f"composite_d1 must be 2-D (n_bins, n_cells), got shape {d1.shape}")
-    scorer = SpectrumScorer(scoring, d1.shape[1])
-    return scorer.run(d1, cells["composite_d2"], cells["composite_d3"])
+    d1, d2, d3 = _derivatives(grid, "score_dataset")
+    return SpectrumScorer(scoring, d1.shape[1]).run(d1, d2, d3)
+
+
+def robust_zscores(
+    grid: GridFrames | Mapping[str, np.ndarray], scoring: ScoringConfig
+) -> np.ndarray:
+    """The window part of ``score_dataset``: (n_bins, n_cells, 3) robust z of composite_d1..d3.
+
+    It depends only on ``zscore_window_bins`` and ``zscore_min_periods``, so a sweep over
+    weights and ``tanh_scale`` computes it once per window and calls ``blend_zscores`` per
+    scoring point: ``blend_zscores(robust_zscores(g, s), s) == score_dataset(g, s)`` bit for bit.
+    """
+    d1, d2, d3 = _derivatives(grid, "robust_zscores")
+    return SpectrumScorer(scoring, d1.shape[1]).zscores(d1, d2, d3)
+
+
+def blend_zscores(z: np.ndarray, scoring: ScoringConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(flow_score, flow_state_code) from robust z (n_bins, n_cells, 3): the weighted tanh
+    blend and the neutral threshold of ``scoring`` (its window fields are not used here)."""
+    z = np.ascontiguousarray(z, dtype=np.float64)
+    if z.ndim != 3 or z.shape[2] != 3:
+        raise ValueError(f"z must have shape (n_bins, n_cells, 3), got {z.shape}")
+    score = np.empty(z.shape[:2], dtype=np.float64)
+    state = np.empty(z.shape[:2], dtype=np.int8)
+    kernels.blend_run(z, _params(scoring), score, state)
+    return score, state

@@ -377,28 +377,21 @@ def spectrum_update(
 
 
 @njit(cache=True)
-def spectrum_run(d1, d2, d3, ring, srt, piv, count, split, meta, params, min_periods, score, state):
-    """Batch over (n_bins, n_cells) inputs: ``spectrum_update``'s per-cell step on every bin.
+def zscore_run(d1, d2, d3, ring, srt, piv, count, split, meta, min_periods, z):
+    """Batch window part: writes z (float64 (n_bins, n_cells, 3)), the robust z of each
+    derivative, for (n_bins, n_cells) inputs, continuing from the state.
 
     Cell by cell, each cell's bins in order: cells are independent (own windows, own ring
-    column), so every cell sees the same sequence of updates as with ``spectrum_update``
-    bin by bin, while its three windows and its ring column (copied into a contiguous
-    buffer) stay hot in cache.
+    column), so every cell sees the same sequence of ``window_push_z`` steps as with
+    ``spectrum_update`` bin by bin, while its three windows and its ring column (copied into
+    a contiguous buffer) stay hot in cache.
     """
     W = ring.shape[0]
     n0 = meta[0]
     local = np.empty((3, W))
     ring, srt, piv = borrow(ring), borrow(srt), borrow(piv)
     count, split = borrow(count), borrow(split)
-    d1, d2, d3, params, score, state = (
-        borrow(d1),
-        borrow(d2),
-        borrow(d3),
-        borrow(params),
-        borrow(score),
-        borrow(state),
-    )
-    local = borrow(local)
+    d1, d2, d3, z, local = borrow(d1), borrow(d2), borrow(d3), borrow(z), borrow(local)
     for c in range(d1.shape[1]):
         for j in range(3):
             for k in range(W):
@@ -410,15 +403,12 @@ def spectrum_run(d1, d2, d3, ring, srt, piv, count, split, meta, params, min_per
             x1 = ring_value(d1[t, c])
             x2 = ring_value(d2[t, c])
             x3 = ring_value(d3[t, c])
-            z1 = window_push_z(a1, p1, count, split, 0, c, local[0, head], x1, min_periods)
-            z2 = window_push_z(a2, p2, count, split, 1, c, local[1, head], x2, min_periods)
-            z3 = window_push_z(a3, p3, count, split, 2, c, local[2, head], x3, min_periods)
+            z[t, c, 0] = window_push_z(a1, p1, count, split, 0, c, local[0, head], x1, min_periods)
+            z[t, c, 1] = window_push_z(a2, p2, count, split, 1, c, local[1, head], x2, min_periods)
+            z[t, c, 2] = window_push_z(a3, p3, count, split, 2, c, local[2, head], x3, min_periods)
             local[0, head] = x1
             local[1, head] = x2
             local[2, head] = x3
-            v = blend(z1, z2, z3, params)
-            score[t, c] = v
-            state[t, c] = state_code(v, params[5])
             head += 1
             if head == W:
                 head = 0
@@ -426,3 +416,24 @@ def spectrum_run(d1, d2, d3, ring, srt, piv, count, split, meta, params, min_per
             for k in range(W):
                 ring[k, j, c] = local[j, k]
     meta[0] = n0 + d1.shape[0]
+
+
+@njit(cache=True)
+def blend_run(z, params, score, state):
+    """Batch blend part: ``blend`` and ``state_code`` of every (bin, cell) of z
+    (n_bins, n_cells, 3) into score (float64) and state (int8), each (n_bins, n_cells)."""
+    z, params, score, state = borrow(z), borrow(params), borrow(score), borrow(state)
+    for t in range(z.shape[0]):
+        for c in range(z.shape[1]):
+            v = blend(z[t, c, 0], z[t, c, 1], z[t, c, 2], params)
+            score[t, c] = v
+            state[t, c] = state_code(v, params[5])
+
+
+@njit(cache=True)
+def spectrum_run(d1, d2, d3, ring, srt, piv, count, split, meta, params, min_periods, score, state):
+    """Batch over (n_bins, n_cells) inputs: ``zscore_run`` then ``blend_run``, i.e. the
+    per-cell steps of ``spectrum_update`` on every bin (same functions, same order per cell)."""
+    z = np.empty((d1.shape[0], d1.shape[1], 3))
+    zscore_run(d1, d2, d3, ring, srt, piv, count, split, meta, min_periods, z)
+    blend_run(z, params, score, state)
