@@ -127,31 +127,25 @@ def sorted_replace(a, piv, n, old, new, old_ok, new_ok):
     blocks touched are refreshed; ``a[n:]`` stays +inf. No allocation. The sorted content is
     unique whatever the order of ties, so it does not depend on how the ranks are found.
     """
-    if old_ok and new_ok:
-        po, pn = window_ranks(a, piv, old, new)
-        if new >= old:
-            pn -= 1  # last slot <= new once old is gone
-            _shift_left(a, po, pn)
-            a[pn] = new
-            _refresh_pivots(a, piv, po, pn)
-        else:
-            _shift_right(a, pn, po)
-            a[pn] = new
-            _refresh_pivots(a, piv, pn, po)
+    if not (old_ok or new_ok):
         return n
-    if old_ok:
-        po, _ = window_ranks(a, piv, old, old)
-        _shift_left(a, po, n - 1)
-        a[n - 1] = np.inf
-        _refresh_pivots(a, piv, po, n - 1)
-        return n - 1
-    if new_ok:
-        _, pn = window_ranks(a, piv, new, new)
-        _shift_right(a, pn, n)
-        a[pn] = new
-        _refresh_pivots(a, piv, pn, n)
-        return n + 1
-    return n
+    # a missing old value ranks as the first +inf slot (po == n); a missing new value enters
+    # as +inf at the top (pn == n): one code path, one ranking, one copy each way
+    o = old if old_ok else np.inf
+    v = new if new_ok else np.inf
+    po, pn = window_ranks(a, piv, o, new if new_ok else old)
+    if not new_ok:
+        pn = n
+    if v >= o:
+        pn -= 1  # last slot <= new once old is gone
+        _shift_left(a, po, pn)
+        a[pn] = v
+        _refresh_pivots(a, piv, po, pn)
+    else:
+        _shift_right(a, pn, po)
+        a[pn] = v
+        _refresh_pivots(a, piv, pn, po)
+    return n + int64(new_ok) - int64(old_ok)
 
 
 @njit(cache=True, inline="always")
@@ -261,25 +255,25 @@ def sorted_mad_near(a, n, med, i0):
     """
     if not (math.isfinite(med) and math.isfinite(a[n - 1] - a[0])):
         i = sorted_mad_split(a, n, med)
-        return _mad_at_split(a, n, med, i), i
-    h = n >> 1
-    lo = (n & 1) ^ 1  # fewest taken from the left (the right half has h or h + 1 values)
-    hi = h  # most taken from the left; j = h + 1 - i from the right
-    i = min(max(i0, lo), hi)
-    # more from the left if its next deviation is below the last taken right one; fewer if
-    # its last taken one is above the next right one (indices clamped into a[:n]; the
-    # guards i < hi, i > lo discard the clamped reads)
-    up = (i < hi) & (a[2 * h - i] - med > med - a[h - 1 - min(i, h - 1)])
-    down = (i > lo) & (med - a[h - max(i, 1)] > a[min(2 * h + 1 - i, n - 1)] - med)
-    i += int64(up) - int64(down)
-    while True:
-        j = h + 1 - i
-        if i < hi and _dev_right(a, h, med, j - 1) > _dev_left(a, h, med, i):
-            i += 1
-        elif i > lo and _dev_left(a, h, med, i - 1) > _dev_right(a, h, med, j):
-            i -= 1
-        else:
-            break
+    else:
+        h = n >> 1
+        lo = (n & 1) ^ 1  # fewest taken from the left (the right half has h or h + 1 values)
+        hi = h  # most taken from the left; j = h + 1 - i from the right
+        i = min(max(i0, lo), hi)
+        # more from the left if its next deviation is below the last taken right one; fewer if
+        # its last taken one is above the next right one (indices clamped into a[:n]; the
+        # guards i < hi, i > lo discard the clamped reads)
+        up = (i < hi) & (a[2 * h - i] - med > med - a[h - 1 - min(i, h - 1)])
+        down = (i > lo) & (med - a[h - max(i, 1)] > a[min(2 * h + 1 - i, n - 1)] - med)
+        i += int64(up) - int64(down)
+        while True:
+            j = h + 1 - i
+            if i < hi and _dev_right(a, h, med, j - 1) > _dev_left(a, h, med, i):
+                i += 1
+            elif i > lo and _dev_left(a, h, med, i - 1) > _dev_right(a, h, med, j):
+                i -= 1
+            else:
+                break
     return _mad_at_split(a, n, med, i), i
 
 
@@ -360,20 +354,28 @@ def spectrum_update(
     )
     head = meta[0] % ring.shape[0]
     row = ring[head]
+    zc = np.empty(3)
     for c in range(d1.shape[0]):
-        x1 = ring_value(d1[c])
-        x2 = ring_value(d2[c])
-        x3 = ring_value(d3[c])
-        z1 = window_push_z(srt[0, c], piv[0, c], count, split, 0, c, row[0, c], x1, min_periods)
-        z2 = window_push_z(srt[1, c], piv[1, c], count, split, 1, c, row[1, c], x2, min_periods)
-        z3 = window_push_z(srt[2, c], piv[2, c], count, split, 2, c, row[2, c], x3, min_periods)
-        row[0, c] = x1
-        row[1, c] = x2
-        row[2, c] = x3
-        v = blend(z1, z2, z3, params)
+        for j in range(3):  # one call site: the inlined window step is compiled once
+            x = ring_value(_pick(d1, d2, d3, j, c))
+            zc[j] = window_push_z(
+                srt[j, c], piv[j, c], count, split, j, c, row[j, c], x, min_periods
+            )
+            row[j, c] = x
+        v = blend(zc[0], zc[1], zc[2], params)
         score[c] = v
         state[c] = state_code(v, params[5])
     meta[0] += 1
+
+
+@njit(cache=True, inline="always")
+def _pick(d1, d2, d3, j, i):
+    # element i of input j (d1, d2 or d3), without building a stacked copy of the inputs
+    if j == 0:
+        return d1[i]
+    if j == 1:
+        return d2[i]
+    return d3[i]
 
 
 @njit(cache=True)
@@ -396,22 +398,17 @@ def zscore_run(d1, d2, d3, ring, srt, piv, count, split, meta, min_periods, z):
         for j in range(3):
             for k in range(W):
                 local[j, k] = ring[k, j, c]
-        a1, a2, a3 = srt[0, c], srt[1, c], srt[2, c]
-        p1, p2, p3 = piv[0, c], piv[1, c], piv[2, c]
-        head = n0 % W
-        for t in range(d1.shape[0]):
-            x1 = ring_value(d1[t, c])
-            x2 = ring_value(d2[t, c])
-            x3 = ring_value(d3[t, c])
-            z[t, c, 0] = window_push_z(a1, p1, count, split, 0, c, local[0, head], x1, min_periods)
-            z[t, c, 1] = window_push_z(a2, p2, count, split, 1, c, local[1, head], x2, min_periods)
-            z[t, c, 2] = window_push_z(a3, p3, count, split, 2, c, local[2, head], x3, min_periods)
-            local[0, head] = x1
-            local[1, head] = x2
-            local[2, head] = x3
-            head += 1
-            if head == W:
-                head = 0
+        for j in range(3):  # a cell's windows are independent: each runs its bins in order
+            a, p = srt[j, c], piv[j, c]
+            dj = d1 if j == 0 else (d2 if j == 1 else d3)
+            head = n0 % W
+            for t in range(d1.shape[0]):
+                x = ring_value(dj[t, c])
+                z[t, c, j] = window_push_z(a, p, count, split, j, c, local[j, head], x, min_periods)
+                local[j, head] = x
+                head += 1
+                if head == W:
+                    head = 0
         for j in range(3):
             for k in range(W):
                 ring[k, j, c] = local[j, k]
