@@ -50,14 +50,47 @@ def resolve_address(address: str | None) -> str:
     return addr
 
 
+def auth_token() -> str | None:
+    """The Ray token to present, as Ray itself looks for it: ``$RAY_AUTH_TOKEN``, the file
+    ``$RAY_AUTH_TOKEN_PATH``, else ``~/.ray/auth_token`` (written by a local Ray >= 2.59)."""
+    token = os.environ.get("RAY_AUTH_TOKEN", "").strip()
+    if token:
+        return token
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    candidate = Path(path).expanduser() if path else Path.home() / ".ray" / "auth_token"
+    try:
+        return candidate.read_text().strip() or None
+    except OSError:
+        if path:
+            raise RayUnavailableError(f"cannot read RAY_AUTH_TOKEN_PATH {path}") from None
+        return None
+
+
 def client(address: str | None) -> Any:
+    """A Jobs API client; on a cluster with token authentication (Ray's default for local
+    clusters since 2.59) the request is retried once with the token, when one is found."""
     from ray.job_submission import JobSubmissionClient
 
     addr = resolve_address(address)
     try:
         return JobSubmissionClient(addr)
     except Exception as exc:
+        first = exc
+    token = auth_token() if _needs_token(first) else None
+    if token is None:
+        hint = (
+            " (set RAY_AUTH_TOKEN: `ray get-auth-token` on the head)" if _needs_token(first) else ""
+        )
+        raise RayUnavailableError(f"cannot reach Ray at {addr}: {_short(first)}{hint}") from None
+    try:
+        return JobSubmissionClient(addr, headers={"Authorization": f"Bearer {token}"})
+    except Exception as exc:
         raise RayUnavailableError(f"cannot reach Ray at {addr}: {_short(exc)}") from None
+
+
+def _needs_token(exc: BaseException) -> bool:
+    text = str(exc)
+    return "Unauthorized" in text or "Authentication required" in text
 
 
 def _short(exc: BaseException) -> str:

@@ -15,6 +15,13 @@ def _forwarded_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
 
 
+def _inside_ray_job() -> bool:
+    """True in the driver of a Ray job (the job supervisor passes the job's config)."""
+    from ray._private.runtime_env.constants import RAY_JOB_CONFIG_JSON_ENV_VAR
+
+    return RAY_JOB_CONFIG_JSON_ENV_VAR in os.environ
+
+
 def local_cpu_count() -> int:
     try:
         return max(len(os.sched_getaffinity(0)), 1)
@@ -34,6 +41,10 @@ def init_ray(*, workers: int | None, max_workers: int, address: str | None = Non
     if ray.is_initialized():
         return max(int(ray.cluster_resources().get("CPU", 1)), 1)
     runtime_env = {"env_vars": _forwarded_env()}
+    if _inside_ray_job():
+        # a submitted job (`harness submit`): its runtime_env already carries the project and
+        # the env; Ray refuses a driver runtime_env that repeats the job's env keys
+        runtime_env = None
     if address:
         try:
             ray.init(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Annotated
 
 import typer
@@ -21,12 +22,18 @@ def _ts(ms: int | None) -> str:
 @app.command("jobs")
 def jobs_cmd(
     address: Annotated[str | None, typer.Option("--address", help=ADDRESS_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per job")] = False,
 ) -> None:
     """List submitted jobs with their status."""
+    jobs = sorted(list_jobs(address), key=lambda j: j["start_time"] or 0)
+    if as_json:
+        for j in jobs:
+            typer.echo(json.dumps(j, default=str))
+        return
     table = Table(title="Ray jobs")
     for col in ("submission_id", "status", "start", "end", "entrypoint", "message"):
         table.add_column(col, overflow="fold")
-    for j in sorted(list_jobs(address), key=lambda j: j["start_time"] or 0):
+    for j in jobs:
         table.add_row(
             j["submission_id"],
             j["status"],
