@@ -97,6 +97,10 @@ def test_nothing_reachable_without_auth() -> None:
             assert env.get("NATS_USER") and env.get("NATS_PASSWORD"), name
     assert required.match(SERVICES["gateway"]["environment"]["SPYMASTER_TOKEN"])
     assert required.match(SERVICES["postgres"]["environment"]["POSTGRES_PASSWORD"])
+    for ray in ("ray-head", "ray-worker"):  # the Jobs API (8265) runs code: token required
+        env = SERVICES[ray]["environment"]
+        assert env["RAY_AUTH_MODE"] == "token", ray
+        assert required.match(env["RAY_AUTH_TOKEN"]), ray
 
 
 def test_dockerfile_installs_from_the_lock_before_the_source() -> None:
