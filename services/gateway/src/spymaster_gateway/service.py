@@ -31,4 +31,6 @@ def main(argv: list[str] | None = None) -> None:
         # frames are float columns that barely compress; deflating them per viewer would
         # cost more CPU than everything else the gateway does
         ws_per_message_deflate=False,
+        # open WebSockets never end on their own: on SIGTERM give them 2 s, then close
+        timeout_graceful_shutdown=2,
     )
