@@ -95,26 +95,22 @@ def checkpoint_key(session_id: str) -> str:
     return f"engine.{session_id}"
 
 
-def bin_header(frames: GridFrames, i: int) -> Any:
-    return BinHeader(**{n: frames.bins[n][i].item() for n in BIN_NAMES})
-
-
 def grid_messages(
     session_id: str, frames: GridFrames, after_bin: int, source_pub_wall_ns: int
 ) -> list[tuple[int, bytes]]:
     """(bin_seq, payload) of each bin in ``frames`` with bin_seq > ``after_bin``. Pure."""
-    out = []
     now = time.time_ns()
-    seqs = frames.bins["bin_seq"]
-    first = int(np.searchsorted(seqs, after_bin, side="right"))
+    first = int(np.searchsorted(frames.bins["bin_seq"], after_bin, side="right"))
     if first >= frames.n_bins:
-        return out
+        return []
     frames = frames.slice(first, frames.n_bins)
     bodies = encode_frames_ipc(frames)
-    for i, body in enumerate(bodies):
-        seq = int(frames.bins["bin_seq"][i])
-        head = GridBin(session_id, seq, bin_header(frames, i), source_pub_wall_ns, now, len(body))
-        out.append((seq, encode_frame(head, body)))
+    headers = zip(*(frames.bins[n].tolist() for n in BIN_NAMES), strict=True)  # BIN_FIELDS order
+    out = []
+    for values, body in zip(headers, bodies, strict=True):
+        head = BinHeader(*values)
+        grid = GridBin(session_id, head.bin_seq, head, source_pub_wall_ns, now, len(body))
+        out.append((head.bin_seq, encode_frame(grid, body)))
     return out
 
 
