@@ -36,6 +36,7 @@ from spymaster_engine.core import FeatureEngine
 from spymaster_shared.bus.arrow_frames import encode_frames_ipc
 from spymaster_shared.bus.framing import decode_frame, decode_json, encode_frame, encode_json
 from spymaster_shared.bus.jetstream import (
+    AckedPublisher,
     DeadLetters,
     PublishUnacked,
     PublishWindow,
@@ -248,6 +249,8 @@ class EngineService:
         psub = await js.pull_subscribe_bind(durable=durable, stream=STREAM_MBO)
 
         window = PublishWindow(PUBLISH_WINDOW, PUBLISH_WINDOW_BYTES)
+        publisher = AckedPublisher(self.ctx.nc)
+        await publisher.start()
         last_ckpt = time.monotonic()
         every = CHECKPOINT_PACED_S if info.speed > 0 else CHECKPOINT_S
         unacked: Any = None  # the last processed, not yet acknowledged MBO message
@@ -257,9 +260,7 @@ class EngineService:
         async def publish(frames: GridFrames, pub_wall: int) -> None:
             nonlocal last_bin
             for seq, payload in grid_messages(sid, frames, last_bin, pub_wall):
-                fut = await js.publish_async(
-                    grid_subj, payload, headers={"Nats-Msg-Id": msg_id(sid, seq)}
-                )
+                fut = await publisher.publish(grid_subj, payload, msg_id(sid, seq))
                 last_bin = seq
                 stats.bins_published += 1
                 await window.add(seq, fut, len(payload))
@@ -364,6 +365,7 @@ class EngineService:
             if in_flight is not None:  # a half-stored checkpoint leaves the last one intact
                 in_flight.cancel()
                 await asyncio.wait([in_flight])
+            await publisher.stop()
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
 

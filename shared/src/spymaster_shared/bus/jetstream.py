@@ -171,6 +171,89 @@ async def follow_subject(
                 await psub.unsubscribe()
 
 
+class _ApiError(msgspec.Struct):
+    code: int = 0
+    err_code: int = 0
+    description: str = ""
+
+
+class _PubAck(msgspec.Struct):
+    """JetStream's publish acknowledgement, or its error."""
+
+    stream: str = ""
+    seq: int = 0
+    duplicate: bool = False
+    error: _ApiError | None = None
+
+
+_pub_ack = msgspec.json.Decoder(_PubAck)
+
+
+class PublishRefused(Exception):
+    """JetStream answered a publish with an error (stream full, message too large...)."""
+
+
+class AckedPublisher:
+    """JetStream publishes with a de-duplication id, each returning a future of its ack.
+
+    What ``js.publish_async`` does, for less: acks come back on one inbox of the
+    publisher's own, keyed by a counter, and are decoded with msgspec (a duplicate is an
+    ack too); an error ack fails the future with :class:`PublishRefused` (nats-py's
+    ``publish_async`` raises inside its callback on an error ack, so its future never
+    resolves). A future that gets no ack (NATS restarting) is left to the caller's timeout;
+    pair it with :class:`PublishWindow`.
+    """
+
+    def __init__(self, nc: Client) -> None:
+        self._nc = nc
+        self._inbox = ""
+        self._sub: Any = None
+        self._futures: dict[str, asyncio.Future[None]] = {}
+        self._n = 0
+
+    async def start(self) -> None:
+        self._inbox = self._nc.new_inbox()
+        self._sub = await self._nc.subscribe(f"{self._inbox}.*", cb=self._on_ack)
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+        for fut in list(self._futures.values()):
+            fut.cancel()
+        self._futures.clear()
+
+    async def publish(self, subj: str, payload: bytes, msg_id: str) -> asyncio.Future[None]:
+        self._n += 1
+        token = str(self._n)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._futures[token] = fut
+        fut.add_done_callback(lambda _f: self._futures.pop(token, None))
+        await self._nc.publish(
+            subj, payload, reply=f"{self._inbox}.{token}", headers={"Nats-Msg-Id": msg_id}
+        )
+        return fut
+
+    async def _on_ack(self, msg: Msg) -> None:
+        fut = self._futures.get(msg.subject[len(self._inbox) + 1 :])
+        if fut is None or fut.done():
+            return
+        if not msg.data:  # a status instead of an ack, e.g. 503: no stream takes the subject
+            status = msg.headers.get("Status") if msg.headers else None
+            fut.set_exception(PublishRefused(f"no publish ack (status {status})"))
+            return
+        try:
+            ack = _pub_ack.decode(msg.data)
+        except msgspec.DecodeError as exc:
+            fut.set_exception(PublishRefused(f"malformed publish ack {msg.data[:200]!r}: {exc}"))
+            return
+        if ack.error is not None:
+            err = ack.error
+            fut.set_exception(PublishRefused(f"{err.description} (code {err.code}/{err.err_code})"))
+        else:
+            fut.set_result(None)
+
+
 class PublishUnacked(Exception):
     """An asynchronous publish was not acknowledged (timeout, NATS gone); the caller resumes
     from what the stream holds."""
@@ -215,7 +298,10 @@ class PublishWindow:
             key, fut, nbytes = self._pending.popleft()
             self._bytes -= nbytes
             try:
-                await asyncio.wait_for(asyncio.shield(fut), self.ack_timeout)
+                if fut.done():  # the usual case: no timer, no trip through the event loop
+                    fut.result()
+                else:
+                    await asyncio.wait_for(asyncio.shield(fut), self.ack_timeout)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
