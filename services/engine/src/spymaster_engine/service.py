@@ -61,10 +61,11 @@ from spymaster_shared.bus.streams import (
     STREAM_MBO,
 )
 from spymaster_shared.bus.subjects import CTL_ENGINE_LIST, msg_id, subject
+from spymaster_shared.config import load_pipeline
 from spymaster_shared.config.pipeline import PipelineSpec
 from spymaster_shared.config.runtime import resolve_engine_config
 from spymaster_shared.dbn.records import MBO_DTYPE
-from spymaster_shared.errors import BusError
+from spymaster_shared.errors import BusError, SpymasterError
 from spymaster_shared.grid_frames import GridFrames
 from spymaster_shared.grid_schema import BIN_NAMES
 
@@ -78,6 +79,7 @@ PUBLISH_WINDOW_BYTES = 8_000_000
 INLINE_RECORDS = 4096  # smaller batches (paced replay) skip the worker-thread hop
 POLL_SESSIONS_S = 0.5
 GRID_ACK_TIMEOUT_S = 10.0
+WARM_UP_PIPELINE = "mnq_60m_baseline"
 
 
 class Gap(Exception):
@@ -414,6 +416,21 @@ class EngineService:
         )
 
 
+def warm_up() -> None:
+    """First calls that are slow, made at start-up rather than in a session's first bin:
+    pyarrow imports pandas on its first array conversion (~1 s); numba loads the engine's
+    kernels from its cache on their first call (~1 CPU-s; compiles them, ~20 s, after a
+    change to ``kernels.py``). The kernels' types do not depend on the pipeline, so the
+    default one serves."""
+    pa.array(np.zeros(1))
+    try:
+        cfg = resolve_engine_config(load_pipeline(WARM_UP_PIPELINE))
+    except SpymasterError as exc:
+        log.info("engine kernels not warmed up at start-up: %s", exc)
+        return
+    FeatureEngine(cfg).process(np.zeros(0, dtype=MBO_DTYPE))
+
+
 async def serve(ctx: ServiceContext) -> None:
     core = EngineService(ctx)
     service = await nats.micro.add_service(
@@ -430,8 +447,7 @@ async def serve(ctx: ServiceContext) -> None:
     await service.add_endpoint(
         name="list", subject=CTL_ENGINE_LIST, handler=micro_json(core.handle_list)
     )
-    # pyarrow imports pandas on its first array conversion (~1 s): not in a session's first bin
-    await asyncio.to_thread(pa.array, np.zeros(1))
+    await asyncio.to_thread(warm_up)
     watcher = asyncio.create_task(core.watch_sessions())
     ctx.ready.set()
     await ctx.stopping.wait()
