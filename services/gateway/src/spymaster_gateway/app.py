@@ -253,14 +253,18 @@ async def _serve_viewer(ws: WebSocket, prepared: dict) -> None:
     reader = asyncio.create_task(_drain_client(ws))
     sent = 0
     try:
-        while True:
-            getter = asyncio.create_task(queue.get())
-            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if reader in done:  # the client left (or misbehaved)
-                getter.cancel()
-                log.info("viewer of %s left after %d bins", feed.session_id, sent)
-                return
-            item = getter.result()
+        while not reader.done():  # until the client leaves (or misbehaves)
+            # queued bins go out back to back (a send waits only while the socket's buffer
+            # is full); an empty queue is waited on together with the client's leaving
+            try:
+                item = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                getter = asyncio.create_task(queue.get())
+                await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    break
+                item = getter.result()
             if item is None:
                 log.info("viewer of %s: feed ended after %d bins (feed ended=%s)",
                          feed.session_id, sent, feed.ended)  # fmt: skip
@@ -270,6 +274,7 @@ async def _serve_viewer(ws: WebSocket, prepared: dict) -> None:
             if len(item) > 1:
                 await ws.send_bytes(item[1])
                 sent += 1
+        log.info("viewer of %s left after %d bins", feed.session_id, sent)
     except (WebSocketDisconnect, RuntimeError, OSError) as exc:
         log.info("viewer of %s gone after %d bins: %r", feed.session_id, sent, exc)
         return

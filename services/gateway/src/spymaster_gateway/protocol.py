@@ -246,6 +246,15 @@ class LatestQueue:
         self.closed = True
         self._event.set()
 
+    def get_nowait(self) -> Any | None:
+        """The next item; None once closed and drained; ``asyncio.QueueEmpty`` if there is
+        none yet."""
+        if self._items:
+            return self._items.popleft()
+        if self.closed:
+            return None
+        raise asyncio.QueueEmpty
+
     async def get(self) -> Any | None:
         """The next item; None once closed and drained."""
         while not self._items:
