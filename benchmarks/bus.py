@@ -8,7 +8,11 @@ Every figure is printed with the machine's load averages (it is often shared).
   (1) replay into JetStream at speed=0: session start-up (start request -> batch 0 stored)
       and the publishing phase (batch 0 stored -> end marker stored, so every ack is in):
       records/s and MB/s over the publishing phase, 1 MB F_LAST batches;
-  (2) end-to-end bins/s at speed=0 (replay -> engine -> gateway -> one WebSocket viewer);
+  (1b) the engine catching up with the session of (1), which it finds in the registry when
+      it starts (no viewer); (2) waits for it to be done;
+  (2) end-to-end bins/s at speed=0 (replay -> engine -> gateway -> one WebSocket viewer),
+      CPU seconds per process; the viewer counts frames without keeping them and runs
+      without the cyclic GC (its pauses made its gateway queue overflow);
   (3) latency at speed=1 from a bin's close in replay time (the wall-clock instant the
       replay's paced clock passes the bin's end) to the bin's arrival at a WebSocket viewer,
       p50/p90/p99/max over --latency-bins bins once the engine has caught up with warmup;
@@ -28,12 +32,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import os
 import platform
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +69,7 @@ def cpu_model() -> str:
     return platform.processor() or "?"
 
 
-async def bench_replay(session, nats_url: str, minutes: int) -> None:  # type: ignore[no-untyped-def]
+async def bench_replay(session, nats_url: str, minutes: int) -> str:  # type: ignore[no-untyped-def]
     """Replay throughput, split into session start-up and the publishing phase.
 
     start-up: from sending ``vp.ctl.replay.start`` to JetStream storing batch 0 (request,
@@ -113,6 +120,60 @@ async def bench_replay(session, nats_url: str, minutes: int) -> None:  # type: i
           f"(batch 0 stored -> end marker stored): {n / publishing:,.0f} records/s "
           f"({n * 56 / publishing / 1e6:,.0f} MB/s) [target >= 5,000,000]; whole session "
           f"incl. start-up {dt_total:.2f} s: {n / dt_total:,.0f} records/s; {load()}")  # fmt: skip
+    return reply.session_id
+
+
+async def bench_engine_catch_up(session_id: str) -> None:
+    """The engine finds the session of (1) in the registry when it starts and works through
+    it with no viewer; (2) starts once it is done (else the engine and NATS carry both
+    sessions at once). bins/s from the first grid stored to the end marker stored."""
+    from nats.js.errors import NotFoundError
+
+    from spymaster_shared.bus.connect import connect
+    from spymaster_shared.bus.framing import decode_frame
+    from spymaster_shared.bus.messages import StreamEnd
+    from spymaster_shared.bus.streams import STREAM_GRID
+    from spymaster_shared.bus.subjects import subject
+
+    subj = subject("grid", session_id)
+    nc = await connect()
+    try:
+        js = nc.jetstream()
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                last = await js.get_last_msg(STREAM_GRID, subj)
+                end = decode_frame(last.data or b"")[0]
+                if isinstance(end, StreamEnd):
+                    break
+            except NotFoundError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the engine did not finish session {session_id}")
+            await asyncio.sleep(0.05)
+        first = await js.get_msg(STREAM_GRID, seq=1, subject=subj, next=True)
+    finally:
+        await nc.close()
+    span = last.time.timestamp() - first.time.timestamp()  # type: ignore[union-attr]
+    print(f"(1b) engine catching up with the session of (1), no viewer: {end.count:,} bins "
+          f"in {span:.2f} s (first grid stored -> end marker stored): "
+          f"{end.count / span:,.0f} bins/s; {load()}")  # fmt: skip
+
+
+@contextlib.contextmanager
+def viewer_without_gc() -> Iterator[None]:
+    """The benchmark process is the viewer: without this, the cyclic GC's full collections
+    (every start-up object plus a growing list of 18,000 decoded updates) stall it for
+    40-90 ms a few times per stream, long enough for its 256-bin gateway queue to overflow
+    at speed=0. The services freeze their start-up objects the same way."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -130,7 +191,8 @@ async def bench_end_to_end(stack: Stack, session, nats_pid: int) -> None:  # typ
     pids = {name: p.pid for name, p in stack.procs.items()} | {"nats-server": nats_pid}
     cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
     me0 = time.process_time()
-    got = await watch(stream_url(stack.gateway_port, **params))
+    with viewer_without_gc():
+        got = await watch(stream_url(stack.gateway_port, **params), keep_frames=False)
     cpu = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
     cpu["viewer"] = time.process_time() - me0
     n = len(got.updates)
@@ -345,8 +407,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     os.environ.update(NATS_URL=server.url, SPYMASTER_CONFIG_ROOT=str(session.config_root),
                       SPYMASTER_DATA_ROOT=str(session.data_root))  # fmt: skip
     try:
+        replayed = None
         if not args.only_latency:
-            await bench_replay(session, server.url, args.minutes)
+            replayed = await bench_replay(session, server.url, args.minutes)
         if args.only_replay:
             return
         env = stack_env(server.url, session.config_root, session.data_root,
@@ -354,6 +417,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
                         SPYMASTER_GATEWAY_HISTORY_BINS="50")  # fmt: skip
         stack = Stack(env, tmp, free_port()).start_all()
         try:
+            if replayed is not None:
+                await bench_engine_catch_up(replayed)
             if not args.only_latency:
                 await bench_end_to_end(stack, session, server.proc.pid)  # type: ignore[union-attr]
             await bench_latency(stack, session, args.latency_bins)
