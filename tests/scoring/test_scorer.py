@@ -312,3 +312,15 @@ def test_property_zscores_then_blend_equal_batch(
 def test_blend_zscores_refuses_a_bad_shape() -> None:
     with pytest.raises(ValueError, match=r"z must have shape \(n_bins, n_cells, 3\)"):
         blend_zscores(np.zeros((4, 2)), ScoringConfig())
+
+
+def test_largest_window_runs_batch_and_live() -> None:
+    """W at the config's limit (100,000 bins): the batch kernel's ring buffer is its own
+    allocation for the whole call (a freed buffer would fault at this size)."""
+    cfg = ScoringConfig(zscore_window_bins=100_000, zscore_min_periods=2)
+    rng = np.random.default_rng(9)
+    d = [rng.normal(size=(30, 2)) for _ in range(3)]
+    score, state = score_dataset(as_grid(d), cfg)
+    inc_score, inc_state = incremental(d, cfg)
+    assert same(score, inc_score) and np.array_equal(state, inc_state)
+    assert np.isnan(score[0]).all() and np.isfinite(score[1:]).all()

@@ -4,6 +4,10 @@ Numba reference-counts every array passed to a compiled function (atomic increme
 decrements on entry and exit). Inside one kernel call the caller's arrays outlive every
 helper call, so helpers can take borrowed views (null meminfo: the refcount calls become
 no-ops). A borrowed view must not outlive the kernel call that made it (never returned).
+
+Borrow only a kernel's *arguments*: their owners (the caller's arrays) live for the whole
+call. Never rebind an array the kernel allocates (``x = borrow(np.empty(n))``): the view
+does not keep it alive, numba frees it at once and the kernel then writes freed memory.
 """
 
 from __future__ import annotations

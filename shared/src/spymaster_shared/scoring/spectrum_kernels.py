@@ -7,8 +7,7 @@ Kernels only; the formulas are in ``docs/scoring.md``. State layout, shared by e
   bin's slots are one contiguous row, read in order by ``spectrum_update``.
 - ``srt``   float64 (3, n_cells, Wb), Wb = W rounded up to whole ``BLOCK``s: the finite
   values of each window sorted ascending in ``srt[j, c, :count[j, c]]``, +inf after them.
-  Each window is contiguous, so a cell's three windows stay in L1 while ``spectrum_run``
-  walks its bins.
+  Each window is contiguous, so it stays in L1 while ``zscore_run`` walks its bins.
 - ``piv``   float64 (3, n_cells, >= Wb / BLOCK): ``piv[j, c, k] = srt[j, c, k * BLOCK]``,
   +inf past the last block.
 - ``count`` int64 (3, n_cells): number of finite values in each window.
@@ -70,9 +69,11 @@ def _shift_left(a, lo, hi):
     trip count is what mispredicts). Ranges under 8 values are copied one by one. Unsigned
     indices spare numba's negative-index wraparound checks.
     """
+    if hi <= lo:
+        return
     lo = uint64(lo)
     hi = uint64(hi)
-    if hi - lo < uint64(8) or hi <= lo:
+    if hi - lo < uint64(8):
         for i in range(lo, hi):
             a[i] = a[i + uint64(1)]
         return
@@ -92,9 +93,11 @@ def _shift_left(a, lo, hi):
 def _shift_right(a, lo, hi):
     """a[lo + 1:hi + 1] = a[lo:hi] (values move up one slot); ``_shift_left`` mirrored:
     chunks from the top down, the first 8 destination slots from values read up front."""
+    if hi <= lo:
+        return
     lo = uint64(lo)
     hi = uint64(hi)
-    if hi - lo < uint64(8) or hi <= lo:
+    if hi - lo < uint64(8):
         for k in range(hi - lo):
             a[hi - k] = a[hi - k - uint64(1)]
         return
@@ -126,6 +129,7 @@ def sorted_replace(a, piv, n, old, new, old_ok, new_ok):
     values between the two ranks move by one slot (a vectorised copy) and the pivots of the
     blocks touched are refreshed; ``a[n:]`` stays +inf. No allocation. The sorted content is
     unique whatever the order of ties, so it does not depend on how the ranks are found.
+    Values are ring values (``ring_value``): finite when ``*_ok``, so +inf never enters.
     """
     if not (old_ok or new_ok):
         return n
@@ -383,17 +387,19 @@ def zscore_run(d1, d2, d3, ring, srt, piv, count, split, meta, min_periods, z):
     """Batch window part: writes z (float64 (n_bins, n_cells, 3)), the robust z of each
     derivative, for (n_bins, n_cells) inputs, continuing from the state.
 
-    Cell by cell, each cell's bins in order: cells are independent (own windows, own ring
-    column), so every cell sees the same sequence of ``window_push_z`` steps as with
-    ``spectrum_update`` bin by bin, while its three windows and its ring column (copied into
-    a contiguous buffer) stay hot in cache.
+    Window by window (cell by cell, then its three derivatives), each window's bins in
+    order: windows are independent (own sorted values, own ring column, own count and
+    split), so every window sees the same sequence of ``window_push_z`` steps as with
+    ``spectrum_update`` bin by bin, while its values and its ring column (copied into a
+    contiguous buffer) stay hot in cache.
     """
     W = ring.shape[0]
     n0 = meta[0]
     local = np.empty((3, W))
     ring, srt, piv = borrow(ring), borrow(srt), borrow(piv)
     count, split = borrow(count), borrow(split)
-    d1, d2, d3, z, local = borrow(d1), borrow(d2), borrow(d3), borrow(z), borrow(local)
+    # never borrow `local`: a borrowed view does not keep its array alive (borrow.py)
+    d1, d2, d3, z = borrow(d1), borrow(d2), borrow(d3), borrow(z)
     for c in range(d1.shape[1]):
         for j in range(3):
             for k in range(W):
