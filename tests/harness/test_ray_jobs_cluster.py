@@ -56,9 +56,11 @@ def _dashboard_up(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[str]:
-    """A Ray head with its dashboard on free ports; yields the Jobs API address."""
+def ray_cluster() -> Iterator[tuple[str, str]]:
+    """A Ray head with its dashboard on free ports and token auth (a token of its own, not
+    whatever ~/.ray holds); yields (Jobs API address, token)."""
     ray_exe = Path(sys.executable).with_name("ray")
+    token = uuid.uuid4().hex
     tmp = Path(tempfile.mkdtemp(prefix="rj", dir="/tmp"))  # short: Ray's socket paths
     dash = _free_port()
     url = f"http://127.0.0.1:{dash}"
@@ -70,36 +72,39 @@ def ray_cluster() -> Iterator[str]:
         "--num-cpus=2", f"--temp-dir={tmp}",
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    log = open(tmp / "head.log", "wb")
-    proc = subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-    )
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
+    proc = None
     try:
+        with open(tmp / "head.log", "wb") as log:
+            proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         deadline = time.monotonic() + HEAD_START_TIMEOUT_S
         while not _dashboard_up(url):
             if proc.poll() is not None or time.monotonic() > deadline:
                 tail = (tmp / "head.log").read_text(errors="replace")[-2000:]
-                if os.environ.get("CI") == "true":
+                if os.environ.get("CI", "").lower() == "true":
                     pytest.fail(f"Ray head with dashboard did not start:\n{tail}")
                 pytest.skip(f"Ray head with dashboard did not start: {tail[-1500:]}")
             time.sleep(1)
-        yield url
+        yield url, token
     finally:
         # --block: SIGTERM makes `ray start` stop every process it started
-        if proc.poll() is None:
+        if proc is not None and proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        log.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture
 def project_configs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A config root *inside the project* (a submitted job uploads the project), removed after."""
+    for stale in REPO.glob(".ray-job-test-*"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
     root = REPO / f".ray-job-test-{uuid.uuid4().hex[:8]}" / "configs"
     shutil.copytree(REPO / "configs", root)
     monkeypatch.setenv("SPYMASTER_CONFIG_ROOT", str(root))
@@ -114,18 +119,16 @@ def _jobs(url: str) -> dict[str, dict]:
     return {j["submission_id"]: j for j in map(json.loads, out.splitlines())}
 
 
-def _job_status(url: str, job_id: str) -> str:
-    return _jobs(url).get(job_id, {}).get("status", "")
-
-
 def _wait_for(url: str, job_id: str, states: set[str], timeout: float) -> str:
+    from spymaster_harness.ray_jobs import list_jobs
+
     deadline = time.monotonic() + timeout
     status = ""
     while time.monotonic() < deadline:
-        status = _job_status(url, job_id)
+        status = next((j["status"] for j in list_jobs(url) if j["submission_id"] == job_id), "")
         if status in states:
             return status
-        time.sleep(2)
+        time.sleep(3)
     logs = run_cli("harness", "logs", job_id, "--address", url, check=False)
     raise AssertionError(
         f"job {job_id} is {status or 'unknown'}, not {states}:\n{logs.stdout[-3000:]}"
@@ -145,11 +148,27 @@ def _submit(url: str, exp: Path, config_root: Path, data_root: Path) -> str:
 
 
 def test_submit_jobs_logs_stop_on_a_live_cluster(
-    ray_cluster: str, project_configs: Path, synthetic_dbn: Path, _harness_data_root: Path
+    ray_cluster: tuple[str, str],
+    project_configs: Path,
+    synthetic_dbn: Path,
+    _harness_data_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from spymaster_shared.results_store import query_runs
 
-    url, root, data_root = ray_cluster, project_configs, _harness_data_root
+    (url, token), root, data_root = ray_cluster, project_configs, _harness_data_root
+    # no token: one line that says what to do; a wrong one: one line naming its source
+    no_home = {**os.environ, "HOME": str(tmp_path)}
+    no_home.pop("RAY_AUTH_TOKEN", None)
+    res = run_cli("harness", "jobs", "--address", url, env=no_home, check=False)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "requires a token and none was found" in res.stderr
+    res = run_cli("harness", "jobs", "--address", url, check=False,
+                  env={**no_home, "RAY_AUTH_TOKEN": "wrong"})  # fmt: skip
+    assert res.returncode == 2 and "rejected the token from $RAY_AUTH_TOKEN" in res.stderr
+    monkeypatch.setenv("RAY_AUTH_TOKEN", token)
+
     write_pipeline(root, "small_test", synthetic_dbn)
     _serving(root, "small_test")
     exp = _experiment(root, "cluster_exp", tracking={"backend": "none"})

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import shlex
+import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from spymaster_harness.errors import RayUnavailableError
 from spymaster_shared.config.loader import resolve_config_path
@@ -50,20 +52,36 @@ def resolve_address(address: str | None) -> str:
     return addr
 
 
-def auth_token() -> str | None:
-    """The Ray token to present, as Ray itself looks for it: ``$RAY_AUTH_TOKEN``, the file
-    ``$RAY_AUTH_TOKEN_PATH``, else ``~/.ray/auth_token`` (written by a local Ray >= 2.59)."""
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+AGENT_RETRIES = 5
+AGENT_RETRY_S = 3.0
+
+
+def auth_token(address: str) -> tuple[str, str] | None:
+    """(token, where it came from) to present to ``address``, as Ray looks for it:
+    ``$RAY_AUTH_TOKEN``, the file ``$RAY_AUTH_TOKEN_PATH``, else ``~/.ray/auth_token`` (written
+    by a local Ray >= 2.59). The default file belongs to this machine's clusters: it is only
+    offered to a loopback address, or anywhere once ``RAY_AUTH_MODE=token`` opts in as Ray's
+    own clients do."""
     token = os.environ.get("RAY_AUTH_TOKEN", "").strip()
     if token:
-        return token
+        return token, "$RAY_AUTH_TOKEN"
     path = os.environ.get("RAY_AUTH_TOKEN_PATH")
-    candidate = Path(path).expanduser() if path else Path.home() / ".ray" / "auth_token"
-    try:
-        return candidate.read_text().strip() or None
-    except OSError:
-        if path:
+    if path:
+        try:
+            text = Path(path).expanduser().read_text().strip()
+        except OSError:
             raise RayUnavailableError(f"cannot read RAY_AUTH_TOKEN_PATH {path}") from None
+        return (text, path) if text else None
+    host = urlsplit(address).hostname or ""
+    if host not in LOOPBACK_HOSTS and os.environ.get("RAY_AUTH_MODE") != "token":
         return None
+    default = Path.home() / ".ray" / "auth_token"
+    try:
+        text = default.read_text().strip()
+    except OSError:
+        return None
+    return (text, str(default)) if text else None
 
 
 def client(address: str | None) -> Any:
@@ -76,20 +94,30 @@ def client(address: str | None) -> Any:
         return JobSubmissionClient(addr)
     except Exception as exc:
         first = exc
-    token = auth_token() if _needs_token(first) else None
-    if token is None:
-        hint = (
-            " (set RAY_AUTH_TOKEN: `ray get-auth-token` on the head)" if _needs_token(first) else ""
-        )
-        raise RayUnavailableError(f"cannot reach Ray at {addr}: {_short(first)}{hint}") from None
+    if not _needs_token(first):
+        raise RayUnavailableError(f"cannot reach Ray at {addr}: {_short(first)}") from None
+    found = auth_token(addr)
+    if found is None:
+        raise RayUnavailableError(
+            f"Ray at {addr} requires a token and none was found: set RAY_AUTH_TOKEN "
+            "(`ray get-auth-token` on the head prints it)"
+        ) from None
+    token, source = found
     try:
         return JobSubmissionClient(addr, headers={"Authorization": f"Bearer {token}"})
     except Exception as exc:
+        if _needs_token(exc):
+            raise RayUnavailableError(f"Ray at {addr} rejected the token from {source}") from None
         raise RayUnavailableError(f"cannot reach Ray at {addr}: {_short(exc)}") from None
 
 
 def _needs_token(exc: BaseException) -> bool:
-    text = str(exc)
+    import ray.exceptions
+
+    auth_error = getattr(ray.exceptions, "AuthenticationError", ())
+    if auth_error and isinstance(exc, auth_error):
+        return True
+    text = str(exc)  # older Ray: the dashboard's 401 text
     return "Unauthorized" in text or "Authentication required" in text
 
 
@@ -137,10 +165,16 @@ def submit(
 ) -> str:
     job = build_job(experiment, workers=workers, extra_env=extra_env)
     c = client(address)
-    try:
-        return c.submit_job(entrypoint=job["entrypoint"], runtime_env=job["runtime_env"])
-    except Exception as exc:
-        raise RayUnavailableError(f"job submission failed: {_short(exc)}") from None
+    for attempt in range(AGENT_RETRIES + 1):
+        try:
+            return c.submit_job(entrypoint=job["entrypoint"], runtime_env=job["runtime_env"])
+        except Exception as exc:
+            # a head that has just started answers before its job agent is up (HTTP 503)
+            if "No available agent" in str(exc) and attempt < AGENT_RETRIES:
+                time.sleep(AGENT_RETRY_S)
+                continue
+            raise RayUnavailableError(f"job submission failed: {_short(exc)}") from None
+    raise AssertionError("unreachable")
 
 
 def list_jobs(address: str | None) -> list[dict[str, Any]]:

@@ -15,11 +15,14 @@ def _forwarded_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV_PREFIXES)}
 
 
-def _inside_ray_job() -> bool:
-    """True in the driver of a Ray job (the job supervisor passes the job's config)."""
-    from ray._private.runtime_env.constants import RAY_JOB_CONFIG_JSON_ENV_VAR
+# Set by Ray's job supervisor for a job's driver (ray._private.runtime_env.constants: the
+# variable's name is its value); spelled out here so no private Ray module is imported.
+RAY_JOB_CONFIG_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"
 
-    return RAY_JOB_CONFIG_JSON_ENV_VAR in os.environ
+
+def _inside_ray_job() -> bool:
+    """True in the driver of a Ray job (``harness submit``)."""
+    return RAY_JOB_CONFIG_ENV in os.environ
 
 
 def local_cpu_count() -> int:
@@ -54,7 +57,8 @@ def init_ray(*, workers: int | None, max_workers: int, address: str | None = Non
                 log_to_driver=True,
             )
         except Exception as exc:  # ConnectionError, RuntimeError, ...
-            raise RayUnavailableError(f"cannot reach Ray at {address}: {exc}") from None
+            detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise RayUnavailableError(f"cannot reach Ray at {address}: {detail}") from None
         return max(int(ray.cluster_resources().get("CPU", 1)), 1)
     wanted = workers if workers is not None else max_workers
     if wanted < 1:
