@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from spymaster_harness.sweep import chunk as chunk_mod
-from spymaster_harness.sweep.executor import plan_chunks, run_plan
+from spymaster_harness.sweep.executor import plan_chunks, plan_zscore_parts, run_plan
 from spymaster_harness.sweep.plan import load_plan
 from spymaster_shared.results_store import query_runs, read_runs, read_runs_meta, run_detail
 from tests.harness.harness_synth import synthetic_frames
@@ -72,6 +74,137 @@ def test_reference_experiment_expands_to_3456_runs() -> None:
     # chunks: one per scoring point, each holding many combinations
     chunks = plan_chunks(plan, n_workers=2)
     assert len(chunks) == 18 and all(len(sig) == 16 for _, sig in chunks)
+    # robust z-scores: once per distinct window (3), split by cells only for more workers
+    assert [w for w, _ in plan.zscore_windows()] == [200, 300, 400]
+    assert {plan.zscore_window_index(s) for s in range(18)} == {0, 1, 2}
+    assert plan_zscore_parts(plan, n_workers=2) == [(0, 0, 101), (1, 0, 101), (2, 0, 101)]
+    parts = plan_zscore_parts(plan, n_workers=8)
+    assert len(parts) == 9 and [p for p in parts if p[0] == 1] == [
+        (1, 0, 34),
+        (1, 34, 67),
+        (1, 67, 101),
+    ]
+    # only the cell columns the tasks read reach the object store
+    assert chunk_mod.input_columns(plan) == [
+        "composite_d1",
+        "composite_d2",
+        "composite_d3",
+        "vacuum_variant",
+    ]
+
+
+def test_chunk_pieces_equal_the_direct_path(config_root: Path, tmp_path: Path) -> None:
+    """z-scores once per window (in cell parts) + blend == score_dataset; shared component
+    series == each signal point run alone; columnar result tables == one row at a time."""
+    from spymaster_harness.eval import Market, evaluate
+    from spymaster_harness.sweep.plan import RunPoint
+    from spymaster_shared.scoring import score_dataset
+    from spymaster_shared.scoring.signals import get_signal
+
+    spec = yaml.safe_load(small_experiment(config_root).read_text())
+    spec["sweep"]["scoring"]["tanh_scale"] = [2.0, 3.5]
+    spec["sweep"]["per_signal"]["ads_pfp_svac"]["composite_weight_pfp"] = [0.1, 0.3]
+    path = config_root / "experiments" / "pieces.yaml"
+    path.write_text(yaml.safe_dump({**spec, "name": "pieces"}, sort_keys=False))
+    plan = load_plan(path)
+    assert len(plan.scoring_points) == 4 and len(plan.zscore_windows()) == 2
+    frames = synthetic_frames(5, 1200)
+    cells, bins = frames.cells, frames.bins
+    for w in range(2):
+        scoring_indices = [s for s in range(4) if plan.zscore_window_index(s) == w]
+        z_parts = [
+            chunk_mod.zscore_part(cells, plan.scoring_points[scoring_indices[0]], a, b)
+            for a, b in ((0, 40), (40, 41), (41, plan.n_cells))
+        ]
+        for s in scoring_indices:
+            direct, _ = score_dataset(cells, plan.scoring_points[s])
+            blended = chunk_mod.blend_flow_score(z_parts, plan.scoring_points[s])
+            assert np.array_equal(blended, direct, equal_nan=True)
+
+    flow_score, _ = score_dataset(cells, plan.scoring_points[1])
+    indices = list(range(len(plan.signal_points)))
+    assert len(indices) == 4
+    shared = chunk_mod.signal_scores(plan, indices, cells, bins, flow_score)
+    for row, point in enumerate(plan.signal_points):
+        alone = get_signal(point.name).create(
+            point.params, point.weights, cell_width_ms=plan.cell_width_ms, n_cells=plan.n_cells
+        )
+        assert np.array_equal(shared[row], alone.batch(cells, flow_score, bins), equal_nan=True)
+
+    market = Market.from_bins(bins)
+    ev = plan.experiment.eval
+    res = evaluate(
+        shared,
+        market,
+        thresholds=list(plan.thresholds),
+        cooldowns=list(plan.cooldowns),
+        tp_ticks=[tp for tp, _ in plan.pairs],
+        sl_ticks=[sl for _, sl in plan.pairs],
+        warmup_bins=ev.warmup_bins,
+        max_hold_bins=ev.max_hold_bins,
+        tick_size=ev.tick_size,
+    )
+    meta, runs, summary = chunk_mod.result_tables(plan, res, market, 1, indices)
+    want_meta, want_runs, want_summary = [], [], []
+    for c, g in enumerate(indices):
+        sig = plan.signal_points[g]
+        for p, (tp, sl) in enumerate(plan.pairs):
+            for d, cooldown in enumerate(plan.cooldowns):
+                point = RunPoint(1, g, p, d)
+                want_meta.append(
+                    {
+                        "run_id": plan.run_id(point),
+                        "experiment_name": plan.experiment.name,
+                        "dataset_id": plan.dataset_id,
+                        "pipeline_name": plan.pipeline.name,
+                        "serving_name": plan.serving.name,
+                        "signal_name": sig.name,
+                        "scoring_json": json.dumps(plan.scoring_points[1].model_dump(mode="json")),
+                        "signal_params_json": json.dumps(sig.params, sort_keys=True),
+                        "signal_weights_json": json.dumps(sig.weights, sort_keys=True),
+                        "tp_ticks": tp,
+                        "sl_ticks": sl,
+                        "cooldown_bins": cooldown,
+                        "max_hold_bins": ev.max_hold_bins,
+                        "warmup_bins": ev.warmup_bins,
+                        "tick_size": ev.tick_size,
+                        "n_bins": market.n_bins,
+                        "eval_hours": res.eval_hours,
+                        "serving_spec_json": json.dumps(
+                            plan.serving_for(point).model_dump(mode="json")
+                        ),
+                        "pipeline_spec_json": json.dumps(plan.pipeline.model_dump(mode="json")),
+                    }
+                )
+                for h, thr in enumerate(plan.thresholds):
+                    m = res.metrics(c, h, d, p)
+                    series_bins, cum = res.pnl_series(c, h, d, p)
+                    want_runs.append(
+                        {
+                            "run_id": plan.run_id(point),
+                            "threshold": thr,
+                            **m,
+                            "pnl_bins": series_bins.tolist(),
+                            "cum_pnl_ticks": cum.tolist(),
+                        }
+                    )
+                    want_summary.append(
+                        {
+                            "run_id": plan.run_id(point),
+                            "scoring_index": 1,
+                            "signal_index": g,
+                            "signal_name": plan.signal_points[g].name,
+                            "tp_ticks": tp,
+                            "sl_ticks": sl,
+                            "cooldown_bins": cooldown,
+                            "threshold": thr,
+                            **{k: m[k] for k in chunk_mod.SUMMARY_KEYS},
+                        }
+                    )
+    assert runs.to_pylist() == want_runs
+    assert summary == want_summary
+    assert [type(v) for v in summary[0].values()] == [type(v) for v in want_summary[0].values()]
+    assert meta.to_pylist() == want_meta
 
 
 def test_sweep_on_ray_is_complete_unique_and_survives_a_killed_worker(
@@ -115,3 +248,19 @@ def test_sweep_on_ray_is_complete_unique_and_survives_a_killed_worker(
     assert len(series["bins"]) == len(series["cum_pnl_ticks"])
     assert detail["serving"]["signal"]["name"] == "ads_pfp_svac"
     assert detail["pipeline"]["name"] == "mnq_60m_baseline"
+
+
+def test_warm_up_runs_the_task_code_on_a_tiny_grid(config_root: Path) -> None:
+    plan = load_plan(small_experiment(config_root))
+    chunk_mod.warm_up(plan)  # no Ray, no dataset: random read-only inputs
+
+
+def test_result_tables_must_match_the_store_schema(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from spymaster_shared.results_store import ResultsError, write_result_tables
+
+    meta = pa.table({"run_id": ["r1"]})
+    with pytest.raises(ResultsError, match="runs table does not match the results schema"):
+        write_result_tables(meta, pa.table({"run_id": ["r1"]}), root=tmp_path)
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())

@@ -145,3 +145,45 @@ def test_no_look_ahead() -> None:
                 codes1 = other.outcome_code[b0[closed], di[closed], p]
                 assert codes0.tolist() == codes1.tolist()
                 np.testing.assert_array_equal(pnl0[closed], pnl1[: decided.sum()][closed[decided]])
+
+
+def test_vectorised_views_match_per_combo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """metric_arrays / pnl_series_all_pairs (what sweeps store) equal metrics / trades."""
+    from spymaster_harness.eval import tpsl
+
+    monkeypatch.setattr(tpsl, "MAX_SERIES_POINTS", 9)  # exercise the thinning
+    rng = np.random.default_rng(3)
+    n_bins = 700
+    bins = random_market(rng, n_bins)
+    scores = _scores(rng, 3, n_bins)
+    scores[2] = np.nan  # a series that never fires
+    res = evaluate(
+        scores,
+        Market.from_bins(bins),
+        thresholds=[0.2, 0.7],
+        cooldowns=[0, 9],
+        tp_ticks=[2, 4, 3],
+        sl_ticks=[2, 1, 5],
+        warmup_bins=5,
+        max_hold_bins=50,
+        tick_size=TICK,
+    )
+    arrays = res.metric_arrays()
+    for c in range(3):
+        for h in range(2):
+            for d in range(2):
+                bins_all, cum_all = res.pnl_series_all_pairs(c, h, d)
+                for p in range(3):
+                    m = res.metrics(c, h, d, p)
+                    assert {k: arrays[k][c, h, d, p].item() for k in m} == m
+                    ebins, _, pnl = res.trades(c, h, d, p)
+                    cum = np.cumsum(pnl)
+                    if len(cum) > 9:
+                        keep = np.unique(np.linspace(0, len(cum) - 1, 9).astype(np.int64))
+                        ebins, cum = ebins[keep], cum[keep]
+                    np.testing.assert_array_equal(bins_all, ebins)
+                    np.testing.assert_array_equal(cum_all[:, p], cum)  # bit for bit
+                    sb, sc = res.pnl_series(c, h, d, p)
+                    assert sb.dtype == np.int64 and sc.dtype == np.float64
+                    np.testing.assert_array_equal(sc, cum)
+    assert arrays["n_signals"][2].sum() == 0 and arrays["tp_rate"][2].sum() == 0.0

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -116,19 +117,66 @@ def write_results(
     """
     if not meta_rows:
         return ""
+    return write_result_tables(
+        pa.Table.from_pylist(list(meta_rows), schema=_without_written_at(RUNS_META_SCHEMA)),
+        pa.Table.from_pylist(list(run_rows), schema=_without_written_at(RUNS_SCHEMA)),
+        root=root,
+    )
+
+
+def write_result_tables(meta: pa.Table, runs: pa.Table, *, root: Path | None = None) -> str:
+    """``write_results`` from Arrow tables (the schemas without ``written_at_ns``, which is
+    added here): the sweep builds its columns as arrays (``arrow_array``), not as one dict
+    per row."""
+    if meta.num_rows == 0:
+        return ""
     base = root if root is not None else results_dir()
-    key = stable_short_hash(sorted(r["run_id"] for r in meta_rows), 20)
+    key = stable_short_hash(sorted(meta.column("run_id").to_pylist()), 20)
     now = time.time_ns()
-    meta = [{**r, "written_at_ns": now} for r in meta_rows]
-    runs = [{**r, "written_at_ns": now} for r in run_rows]
-    _atomic_write(
-        pa.Table.from_pylist(runs, schema=RUNS_SCHEMA), base / "runs" / f"part-{key}.parquet"
-    )
-    _atomic_write(
-        pa.Table.from_pylist(meta, schema=RUNS_META_SCHEMA),
-        base / "runs_meta" / f"part-{key}.parquet",
-    )
+    tables = {}
+    for kind, table, schema in (("runs", runs, RUNS_SCHEMA), ("runs_meta", meta, RUNS_META_SCHEMA)):
+        stamped = table.append_column(
+            "written_at_ns", arrow_array(np.full(table.num_rows, now), pa.int64())
+        )
+        try:
+            tables[kind] = stamped.select(schema.names).cast(schema)
+        except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise ResultsError(f"{kind} table does not match the results schema: {exc}") from None
+    _atomic_write(tables["runs"], base / "runs" / f"part-{key}.parquet")
+    _atomic_write(tables["runs_meta"], base / "runs_meta" / f"part-{key}.parquet")
     return key
+
+
+_NUMPY_DTYPES = {pa.int32(): np.int32, pa.int64(): np.int64, pa.float64(): np.float64}
+
+
+def arrow_array(values: Sequence[str] | np.ndarray, type: pa.DataType) -> pa.Array:
+    """A null-free Arrow array of ``type`` (string, int32, int64, float64) from a list of
+    str or a numpy array, built from buffers: ``pa.array`` imports pandas on first use,
+    1-3 s in every fresh Ray worker process that writes results."""
+    if type == pa.string():
+        encoded = [v.encode() for v in values]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+        np.cumsum([len(b) for b in encoded], out=offsets[1:])
+        buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+        return pa.Array.from_buffers(type, len(encoded), buffers)
+    if type not in _NUMPY_DTYPES:
+        raise ResultsError(f"arrow_array: unsupported type {type}")
+    data = np.ascontiguousarray(values, dtype=_NUMPY_DTYPES[type])
+    if data.ndim != 1 or (pa.types.is_integer(type) and not np.array_equal(data, values)):
+        raise ResultsError(f"arrow_array: values do not fit a 1-D {type} array")
+    return pa.Array.from_buffers(type, len(data), [None, pa.py_buffer(data)])
+
+
+def arrow_list_array(lengths: np.ndarray, values: np.ndarray, type: pa.DataType) -> pa.Array:
+    """list<type> array whose i-th list is the next ``lengths[i]`` of ``values``."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.ListArray.from_arrays(arrow_array(offsets, pa.int32()), arrow_array(values, type))
+
+
+def _without_written_at(schema: pa.Schema) -> pa.Schema:
+    return schema.remove(schema.get_field_index("written_at_ns"))
 
 
 def _read(kind: str, schema: pa.Schema, root: Path | None, filt: Any = None) -> pa.Table:

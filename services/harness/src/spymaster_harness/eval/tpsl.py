@@ -85,6 +85,25 @@ class TpslResult:
             "events_per_hour": n_sig / self.eval_hours if self.eval_hours > 0 else 0.0,
         }
 
+    def metric_arrays(self) -> dict[str, np.ndarray]:
+        """``metrics`` of every (c, h, d, p) at once: each value an array [c, h, d, p]."""
+        n_sig, n_tp, n_sl, n_to = (self.counts[..., i] for i in (N_SIGNALS, N_TP, N_SL, N_TIMEOUT))
+        fired = n_sig > 0
+        denom = np.maximum(n_sig, 1)
+        return {
+            "n_signals": n_sig,
+            "n_tp": n_tp,
+            "n_sl": n_sl,
+            "n_timeout": n_to,
+            "tp_rate": np.where(fired, n_tp / denom, 0.0),
+            "sl_rate": np.where(fired, n_sl / denom, 0.0),
+            "timeout_rate": np.where(fired, n_to / denom, 0.0),
+            "mean_pnl_ticks": np.where(fired, self.pnl_sum / denom, 0.0),
+            "events_per_hour": n_sig / self.eval_hours
+            if self.eval_hours > 0
+            else np.zeros(n_sig.shape),
+        }
+
     def trades(self, c: int, h: int, d: int, p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(entry bin, direction, pnl ticks) of every trade of one evaluation, in entry order."""
         k = int(self.n_entries[c, h, d])
@@ -95,12 +114,21 @@ class TpslResult:
 
     def pnl_series(self, c: int, h: int, d: int, p: int) -> tuple[np.ndarray, np.ndarray]:
         """Cumulative PnL (ticks) after each trade, indexed by entry bin; thinned if long."""
-        bins, _, pnl = self.trades(c, h, d, p)
-        cum = np.cumsum(pnl)
-        if len(cum) > MAX_SERIES_POINTS:
-            keep = np.unique(np.linspace(0, len(cum) - 1, MAX_SERIES_POINTS).astype(np.int64))
+        bins, cum = self.pnl_series_all_pairs(c, h, d)
+        return bins, np.ascontiguousarray(cum[:, p])
+
+    def pnl_series_all_pairs(self, c: int, h: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """``pnl_series`` of every TP/SL pair at once: (entry bins int64 [m], cumulative PnL
+        float64 [m, n_pairs]). The entries of (c, h, d) are the same for every pair; only
+        their outcomes differ."""
+        k = int(self.n_entries[c, h, d])
+        bins = self.entry_bins[c, h, d, :k].astype(np.int64)
+        di = np.where(self.entry_dirs[c, h, d, :k] > 0, 0, 1)
+        cum = np.cumsum(self.outcome_pnl[bins, di, :], axis=0)  # sequential, per column
+        if k > MAX_SERIES_POINTS:
+            keep = np.unique(np.linspace(0, k - 1, MAX_SERIES_POINTS).astype(np.int64))
             bins, cum = bins[keep], cum[keep]
-        return bins.astype(np.int64), cum.astype(np.float64)
+        return bins, cum
 
 
 def evaluate(

@@ -1,5 +1,6 @@
-"""Runs a SweepPlan on Ray: the dataset goes to the object store once, scoring once per
-scoring point, then chunks of many combinations per task, with a progress bar.
+"""Runs a SweepPlan on Ray: the dataset goes to the object store once, the robust z-scores
+once per scoring window, then chunks of many combinations per task (each blends its scoring
+point's flow score from its window's z-scores), with a progress bar.
 
 Fault tolerance: tasks are retried when their worker dies (``max_retries``); each chunk
 writes one results part keyed by its run ids (atomic replace), so a retried chunk never
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,11 @@ class SweepResult:
 
 def plan_chunks(plan: SweepPlan, n_workers: int) -> list[tuple[int, list[int]]]:
     """(scoring index, signal indices) per task: at least ~2 tasks per worker when possible,
-    never splitting finer than one signal point (each signal point is one series)."""
+    never splitting finer than one signal point (each signal point is one series).
+
+    A chunk holds all of a scoring point's signal points unless there are fewer than two
+    scoring points per worker: its flow score (blend) and the series its signal points share
+    are computed once per chunk, so every split repeats them."""
     n_scoring, n_signal = len(plan.scoring_points), len(plan.signal_points)
     per_scoring = max(1, min(n_signal, math.ceil(2 * n_workers / max(n_scoring, 1))))
     size = math.ceil(n_signal / per_scoring)
@@ -47,27 +53,59 @@ def plan_chunks(plan: SweepPlan, n_workers: int) -> list[tuple[int, list[int]]]:
     ]
 
 
+def plan_zscore_parts(plan: SweepPlan, n_workers: int) -> list[tuple[int, int, int]]:
+    """(window index, first cell, end cell) per z-score task: one task per distinct window,
+    its cells split into equal ranges only when there are fewer windows than workers (cells
+    are independent, so the parts are the whole to the bit)."""
+    n_windows = len(plan.zscore_windows())
+    per_window = max(1, min(plan.n_cells, math.ceil(n_workers / n_windows)))
+    edges = [round(i * plan.n_cells / per_window) for i in range(per_window + 1)]
+    return [(w, edges[i], edges[i + 1]) for w in range(n_windows) for i in range(per_window)]
+
+
 def _remote_functions() -> tuple[Any, Any]:
     import ray
 
     @ray.remote(max_retries=TASK_RETRIES)
-    def score_task(data: dict[str, Any], scoring: ScoringConfig) -> np.ndarray:
-        return chunk_mod.score_cells(data["cells"], scoring)
+    def zscore_task(
+        data: dict[str, Any], scoring: ScoringConfig, start: int, stop: int
+    ) -> np.ndarray:
+        return chunk_mod.zscore_part(data["cells"], scoring, start, stop)
 
     @ray.remote(max_retries=TASK_RETRIES)
     def eval_task(
         plan: SweepPlan,
         data: dict[str, Any],
-        flow_score: np.ndarray,
         scoring_index: int,
         signal_indices: list[int],
         results_root: str,
+        *z_parts: np.ndarray,
     ) -> list[dict[str, Any]]:
+        flow_score = chunk_mod.blend_flow_score(list(z_parts), plan.scoring_points[scoring_index])
         return chunk_mod.evaluate_chunk(
             plan, data, flow_score, scoring_index, signal_indices, results_root
         )
 
-    return score_task, eval_task
+    return zscore_task, eval_task
+
+
+def warm_up_workers(plan: SweepPlan, n_workers: int) -> list[Any]:
+    """Start one warm-up task per worker (``chunk.warm_up``: imports and numba kernel loads,
+    ~2-3 s in a fresh worker) without waiting, so that it overlaps the driver's own start-up
+    (the dataset load) instead of delaying the sweep's first tasks. Best effort: a warm-up
+    that fails only leaves its worker cold. Returns the task refs (True when warmed)."""
+    import ray
+
+    @ray.remote(num_cpus=1, max_retries=0)
+    def warm_task(plan: SweepPlan) -> bool:
+        try:
+            chunk_mod.warm_up(plan)
+        except Exception:
+            return False
+        return True
+
+    plan_ref = ray.put(plan)
+    return [warm_task.remote(plan_ref) for _ in range(n_workers)]
 
 
 def run_plan(
@@ -88,16 +126,31 @@ def run_plan(
         )
     t0 = time.perf_counter()
     root = str((results_root if results_root is not None else results_dir()).resolve())
-    score_task, eval_task = _remote_functions()
-    # The dataset reaches the object store once; workers map the numpy buffers zero-copy.
-    data_ref = ray.put({"bins": frames.bins, "cells": frames.cells})
+    zscore_task, eval_task = _remote_functions()
+    # The dataset reaches the object store once (only the cell columns the tasks read);
+    # workers map the numpy buffers zero-copy.
+    columns = chunk_mod.input_columns(plan)
+    cells = (
+        frames.cells
+        if columns is None
+        else {c: frames.cells[c] for c in columns if c in frames.cells}
+    )
+    data_ref = ray.put({"bins": frames.bins, "cells": cells})
     plan_ref = ray.put(plan)
-    score_refs = [score_task.remote(data_ref, s) for s in plan.scoring_points]
-    chunks = plan_chunks(plan, n_workers)
+    # Robust z-scores once per window, each part put in the object store once by its task
+    # (any scoring point of the window will do: only the window fields are used).
+    window_of = [plan.zscore_window_index(s) for s in range(len(plan.scoring_points))]
+    z_refs: dict[int, list[Any]] = {}
+    for w, start, stop in plan_zscore_parts(plan, n_workers):
+        scoring = plan.scoring_points[window_of.index(w)]
+        z_refs.setdefault(w, []).append(zscore_task.remote(data_ref, scoring, start, stop))
+    # Chunks in window order, so the first chunks wait only for the first z-scores.
+    chunks = sorted(plan_chunks(plan, n_workers), key=lambda ch: window_of[ch[0]])
     pending = {
-        eval_task.remote(plan_ref, data_ref, score_refs[s], s, sig, root): (s, sig)
+        eval_task.remote(plan_ref, data_ref, s, sig, root, *z_refs[window_of[s]]): (s, sig)
         for s, sig in chunks
     }
+    chunks_left = Counter(window_of[s] for s, _ in chunks)
     rows: list[dict[str, Any]] = []
     bar = _progress(progress, len(chunks), plan.n_runs)
     try:
@@ -112,6 +165,9 @@ def run_plan(
                         f"chunk (scoring point {s}, signal points {sig}) failed after "
                         f"{TASK_RETRIES} retries: {_first_line(exc)}"
                     ) from exc
+                chunks_left[window_of[s]] -= 1
+                if not chunks_left[window_of[s]]:
+                    del z_refs[window_of[s]]  # the window's z-scores may leave the store
                 if bar is not None:
                     bar.advance()
     finally:

@@ -118,6 +118,16 @@ class SweepPlan:
             }
         )
 
+    def zscore_windows(self) -> list[tuple[int, int]]:
+        """Distinct (zscore_window_bins, zscore_min_periods) of the scoring points, in order
+        of first use: the robust z-scores depend on these two fields only, so a sweep
+        computes them once per window and blends them per scoring point."""
+        return list(dict.fromkeys(zscore_window(s) for s in self.scoring_points))
+
+    def zscore_window_index(self, scoring_index: int) -> int:
+        """Index into ``zscore_windows()`` of a scoring point's window."""
+        return self.zscore_windows().index(zscore_window(self.scoring_points[scoring_index]))
+
     def all_points(self) -> list[RunPoint]:
         return [
             RunPoint(s, g, p, d)
@@ -126,6 +136,11 @@ class SweepPlan:
             for p in range(len(self.pairs))
             for d in range(len(self.cooldowns))
         ]
+
+
+def zscore_window(scoring: ScoringConfig) -> tuple[int, int]:
+    """The fields ``robust_zscores`` depends on: (zscore_window_bins, zscore_min_periods)."""
+    return int(scoring.zscore_window_bins), int(scoring.zscore_min_periods)
 
 
 def _signal_spec(name: str, file: str, field_name: str) -> Any:

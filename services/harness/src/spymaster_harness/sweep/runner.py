@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from spymaster_harness.ray_runtime import init_ray
-from spymaster_harness.sweep.executor import SweepResult, run_plan
+from spymaster_harness.sweep.executor import SweepResult, run_plan, warm_up_workers
 from spymaster_harness.sweep.plan import SweepPlan, load_plan
 from spymaster_harness.tracking import open_tracker
 from spymaster_shared.errors import ConfigError
@@ -81,6 +81,7 @@ def run_experiment(
     n_workers = init_ray(
         workers=workers, max_workers=spec.parallel.max_workers, address=ray_address
     )
+    warm_up_workers(plan, n_workers)  # the workers load modules and kernels meanwhile
     t0 = time.perf_counter()
     dataset_id, frames = load_frames(
         plan, source=source, nats_url=nats_url, session=session, progress=progress

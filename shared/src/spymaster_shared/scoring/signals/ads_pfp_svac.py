@@ -60,13 +60,26 @@ class AdsPfpSvacSignal(Signal):
     def incremental(self) -> IncrementalSignal:
         return _Incremental(self)
 
+    def input_columns(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for part in self._parts for c in part.input_columns()))
+
     def batch(
         self,
         cells: Mapping[str, np.ndarray],
         flow_score: np.ndarray,
         bins: Mapping[str, np.ndarray],
     ) -> np.ndarray:
-        a, p, s = (part.batch(cells, flow_score, bins) for part in self._parts)
+        return self.batch_memo(cells, flow_score, bins, {})
+
+    def batch_memo(
+        self,
+        cells: Mapping[str, np.ndarray],
+        flow_score: np.ndarray,
+        bins: Mapping[str, np.ndarray],
+        memo: dict[Any, np.ndarray],
+    ) -> np.ndarray:
+        # Sweeps over the weights or one component's params share the other components.
+        a, p, s = (part.batch_memo(cells, flow_score, bins, memo) for part in self._parts)
         out = np.empty(a.shape[0], dtype=np.float64)
         kernels.weighted_blend_run(a, p, s, *self._w, out)
         return out

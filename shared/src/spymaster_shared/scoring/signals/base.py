@@ -8,6 +8,7 @@ must return identical values to the bit; kernel-backed signals get that by const
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -59,6 +60,28 @@ class Signal(ABC):
     ) -> np.ndarray:
         """Signal value of every bin, float64 (n_bins,); equal to ``incremental`` bin by bin."""
 
+    def input_columns(self) -> tuple[str, ...] | None:
+        """The cell columns ``batch`` reads (``flow_score`` is not one); None = possibly any,
+        so a caller shipping grids elsewhere (a sweep) must send them all. Default: None."""
+        return None
+
+    def batch_memo(
+        self,
+        cells: Mapping[str, np.ndarray],
+        flow_score: np.ndarray,
+        bins: Mapping[str, np.ndarray],
+        memo: dict[Any, np.ndarray],
+    ) -> np.ndarray:
+        """``batch``, reusing series already computed into ``memo``; same values to the bit.
+
+        ``memo`` belongs to one (cells, flow_score, bins) input: a caller running many
+        configured signals over the same input (a sweep) passes the same dict to each, so a
+        series fully determined by (signal class, params, geometry) -- e.g. a composite's
+        component whose params are not swept -- is computed once. Series in ``memo`` are
+        read-only. Default: no reuse.
+        """
+        return self.batch(cells, flow_score, bins)
+
 
 class KernelSignal(Signal):
     """A signal computed by a numba ``step`` kernel and its ``run`` batch twin.
@@ -100,6 +123,30 @@ class KernelSignal(Signal):
         out = np.empty(n_bins, dtype=np.float64)
         fstate, buf = self._state()
         type(self).run(*columns, fstate, buf, self._p, out)
+        return out
+
+    def input_columns(self) -> tuple[str, ...]:
+        return tuple(name for name in self.inputs if name != FLOW_SCORE)
+
+    def batch_memo(
+        self,
+        cells: Mapping[str, np.ndarray],
+        flow_score: np.ndarray,
+        bins: Mapping[str, np.ndarray],
+        memo: dict[Any, np.ndarray],
+    ) -> np.ndarray:
+        # The kernel, its inputs and its state all follow from the class, params and geometry.
+        key = (
+            type(self),
+            json.dumps(self.params, sort_keys=True, default=repr),
+            self.cell_width_ms,
+            self.n_cells,
+        )
+        out = memo.get(key)
+        if out is None:
+            out = self.batch(cells, flow_score, bins)
+            out.flags.writeable = False
+            memo[key] = out
         return out
 
     def _input(
