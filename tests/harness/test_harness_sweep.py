@@ -96,7 +96,7 @@ def test_reference_experiment_expands_to_3456_runs() -> None:
 def test_chunk_pieces_equal_the_direct_path(config_root: Path, tmp_path: Path) -> None:
     """z-scores once per window (in cell parts) + blend == score_dataset; shared component
     series == each signal point run alone; columnar result tables == one row at a time."""
-    from spymaster_harness.eval import Market, evaluate
+    from spymaster_harness.eval import Market
     from spymaster_harness.sweep.plan import RunPoint
     from spymaster_shared.scoring import score_dataset
     from spymaster_shared.scoring.signals import get_signal
@@ -133,17 +133,7 @@ def test_chunk_pieces_equal_the_direct_path(config_root: Path, tmp_path: Path) -
 
     market = Market.from_bins(bins)
     ev = plan.experiment.eval
-    res = evaluate(
-        shared,
-        market,
-        thresholds=list(plan.thresholds),
-        cooldowns=list(plan.cooldowns),
-        tp_ticks=[tp for tp, _ in plan.pairs],
-        sl_ticks=[sl for _, sl in plan.pairs],
-        warmup_bins=ev.warmup_bins,
-        max_hold_bins=ev.max_hold_bins,
-        tick_size=ev.tick_size,
-    )
+    res = chunk_mod.evaluate_plan(plan, shared, market)
     meta, runs, summary = chunk_mod.result_tables(plan, res, market, 1, indices)
     want_meta, want_runs, want_summary = [], [], []
     for c, g in enumerate(indices):

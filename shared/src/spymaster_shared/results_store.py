@@ -80,6 +80,20 @@ RUNS_SCHEMA = pa.schema(
 )
 
 
+# Metrics of one (run, threshold) row of ``runs``.
+METRIC_KEYS = (
+    "n_signals",
+    "n_tp",
+    "n_sl",
+    "n_timeout",
+    "tp_rate",
+    "sl_rate",
+    "timeout_rate",
+    "mean_pnl_ticks",
+    "events_per_hour",
+)
+
+
 class ResultsError(SpymasterError):
     """The results store is unreadable, or a run id is unknown."""
 
@@ -291,20 +305,7 @@ def run_detail(run_id: str, *, root: Path | None = None) -> dict[str, Any]:
     thresholds = [
         {
             "threshold": r["threshold"],
-            **{
-                k: r[k]
-                for k in (
-                    "n_signals",
-                    "n_tp",
-                    "n_sl",
-                    "n_timeout",
-                    "tp_rate",
-                    "sl_rate",
-                    "timeout_rate",
-                    "mean_pnl_ticks",
-                    "events_per_hour",
-                )
-            },
+            **{k: r[k] for k in METRIC_KEYS},
             "pnl_series": {"bins": r["pnl_bins"], "cum_pnl_ticks": r["cum_pnl_ticks"]},
         }
         for r in runs

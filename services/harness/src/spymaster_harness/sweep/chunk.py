@@ -22,7 +22,12 @@ import pyarrow as pa
 from spymaster_harness.eval import Market, TpslResult, evaluate
 from spymaster_harness.sweep.plan import RunPoint, SignalPoint, SweepPlan
 from spymaster_shared.config import ScoringConfig
-from spymaster_shared.results_store import arrow_array, arrow_list_array, write_result_tables
+from spymaster_shared.results_store import (
+    METRIC_KEYS,
+    arrow_array,
+    arrow_list_array,
+    write_result_tables,
+)
 from spymaster_shared.scoring.scorer import DERIVATIVE_COLUMNS
 from spymaster_shared.scoring.signals import Signal
 
@@ -32,17 +37,6 @@ FAULT_ENV = "SPYMASTER_HARNESS_KILL_ONCE_MARKER"
 
 SUMMARY_KEYS = (
     "n_signals",
-    "tp_rate",
-    "sl_rate",
-    "timeout_rate",
-    "mean_pnl_ticks",
-    "events_per_hour",
-)
-METRIC_KEYS = (
-    "n_signals",
-    "n_tp",
-    "n_sl",
-    "n_timeout",
     "tp_rate",
     "sl_rate",
     "timeout_rate",
@@ -121,6 +115,23 @@ def signal_scores(
     return out
 
 
+def evaluate_plan(plan: SweepPlan, scores: np.ndarray, market: Market) -> Any:
+    """The TP/SL kernel over ``scores`` [n_signal_points, n_bins] with every threshold,
+    cooldown and (tp, sl) pair of the plan, in one call."""
+    ev = plan.experiment.eval
+    return evaluate(
+        scores,
+        market,
+        thresholds=list(plan.thresholds),
+        cooldowns=list(plan.cooldowns),
+        tp_ticks=[tp for tp, _ in plan.pairs],
+        sl_ticks=[sl for _, sl in plan.pairs],
+        warmup_bins=ev.warmup_bins,
+        max_hold_bins=ev.max_hold_bins,
+        tick_size=ev.tick_size,
+    )
+
+
 def evaluate_chunk(
     plan: SweepPlan,
     data: dict[str, dict[str, np.ndarray]],
@@ -132,19 +143,8 @@ def evaluate_chunk(
     """Score signals, evaluate every combo in one kernel call, write one part; summary rows."""
     bins, cells = data["bins"], data["cells"]
     scores = signal_scores(plan, signal_indices, cells, bins, flow_score)
-    ev = plan.experiment.eval
     market = Market.from_bins(bins)
-    res = evaluate(
-        scores,
-        market,
-        thresholds=list(plan.thresholds),
-        cooldowns=list(plan.cooldowns),
-        tp_ticks=[tp for tp, _ in plan.pairs],
-        sl_ticks=[sl for _, sl in plan.pairs],
-        warmup_bins=ev.warmup_bins,
-        max_hold_bins=ev.max_hold_bins,
-        tick_size=ev.tick_size,
-    )
+    res = evaluate_plan(plan, scores, market)
     meta, runs, summary = result_tables(plan, res, market, scoring_index, signal_indices)
     write_result_tables(meta, runs, root=Path(results_root) if results_root else None)
     _maybe_die_once()
