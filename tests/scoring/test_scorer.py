@@ -17,6 +17,7 @@ from spymaster_shared.config.serving import ScoringConfig
 from spymaster_shared.errors import ConfigError
 from spymaster_shared.grid_frames import GridFrames
 from spymaster_shared.scoring import SpectrumScorer, blend_zscores, robust_zscores, score_dataset
+from spymaster_shared.scoring.tanh import tanh
 
 GOLDEN = Path(__file__).parent / "golden" / "scorer_v1.json"
 MAD_SCALE = 1.4826
@@ -26,7 +27,8 @@ MAD_SCALE = 1.4826
 
 
 def twin_scores(d: list[np.ndarray], cfg: ScoringConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Pure numpy: np.median over each window of the last W bins (finite values only)."""
+    """Pure numpy: np.median over each window of the last W bins (finite values only); the
+    blend's tanh is the scorer's own (``scoring/tanh.py``, tested against libm apart)."""
     W, mp = cfg.zscore_window_bins, cfg.zscore_min_periods
     w = cfg.derivative_weights
     norm = abs(w[0]) + abs(w[1]) + abs(w[2])
@@ -49,11 +51,7 @@ def twin_scores(d: list[np.ndarray], cfg: ScoringConfig) -> tuple[np.ndarray, np
             if any(math.isnan(z) for z in zs):
                 continue
             s = cfg.tanh_scale
-            v = (
-                w[0] * math.tanh(zs[0] / s)
-                + w[1] * math.tanh(zs[1] / s)
-                + w[2] * math.tanh(zs[2] / s)
-            ) / norm
+            v = (w[0] * tanh(zs[0] / s) + w[1] * tanh(zs[1] / s) + w[2] * tanh(zs[2] / s)) / norm
             score[t, c] = v
             state[t, c] = (
                 1 if v > cfg.threshold_neutral else (-1 if v < -cfg.threshold_neutral else 0)

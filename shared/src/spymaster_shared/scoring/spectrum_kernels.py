@@ -25,12 +25,13 @@ import numpy as np
 from numba import int64, njit, uint64
 
 from spymaster_shared.borrow import borrow
+from spymaster_shared.scoring.tanh import tanh
 
 MAD_SCALE = 1.4826  # MAD -> sigma for a normal distribution
 BLOCK = 16  # values per block of a sorted window (see window_ranks)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def window_ranks(a, piv, old, new):
     """Ranks in a sorted window: (#{a_i < old}, #{a_i <= new}), by counting in two levels.
 
@@ -59,7 +60,7 @@ def window_ranks(a, piv, old, new):
     return po, pn
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _shift_left(a, lo, hi):
     """a[lo:hi] = a[lo + 1:hi + 1] (values move down one slot).
 
@@ -89,7 +90,7 @@ def _shift_left(a, lo, hi):
     a[e + uint64(4)], a[e + uint64(5)], a[e + uint64(6)], a[e + uint64(7)] = t4, t5, t6, t7
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _shift_right(a, lo, hi):
     """a[lo + 1:hi + 1] = a[lo:hi] (values move up one slot); ``_shift_left`` mirrored:
     chunks from the top down, the first 8 destination slots from values read up front."""
@@ -113,14 +114,14 @@ def _shift_right(a, lo, hi):
     a[lo + uint64(5)], a[lo + uint64(6)], a[lo + uint64(7)], a[lo + uint64(8)] = t4, t5, t6, t7
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _refresh_pivots(a, piv, lo, hi):
     # piv[k] = a[k * BLOCK] for every block whose first slot lies in a[lo:hi + 1]
     for k in range((lo + BLOCK - 1) // BLOCK, hi // BLOCK + 1):
         piv[k] = a[k * BLOCK]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def sorted_replace(a, piv, n, old, new, old_ok, new_ok):
     """Replace ``old`` by ``new`` in the sorted window ``a[:n]``; returns the new length.
 
@@ -152,7 +153,7 @@ def sorted_replace(a, piv, n, old, new, old_ok, new_ok):
     return n + int64(new_ok) - int64(old_ok)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def sorted_median(a, n):
     """Median of the sorted prefix ``a[:n]`` (n >= 1): middle value, or mean of the two."""
     h = n >> 1
@@ -161,19 +162,19 @@ def sorted_median(a, n):
     return (a[h - 1] + a[h]) / 2.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _dev_left(a, h, med, i):
     # i-th smallest deviation among the lower half a[:h]: med - a[h-1-i] (non-decreasing in i)
     return med - a[h - 1 - i]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _dev_right(a, h, med, j):
     # j-th smallest deviation among the upper half a[h:]: a[h+j] - med (non-decreasing in j)
     return a[h + j] - med
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _mad_at_split(a, n, med, i):
     """MAD from a split: the n//2 + 1 smallest deviations are i from the left, the rest right.
 
@@ -208,7 +209,7 @@ def _mad_at_split(a, n, med, i):
     return (prev + kth) / 2.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def sorted_mad_split(a, n, med):
     """Split of ``median(|a[:n] - med|)`` over a sorted prefix by bisection; returns i.
 
@@ -235,7 +236,7 @@ def sorted_mad_split(a, n, med):
     return i
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sorted_mad(a, n, med):
     """Median absolute deviation ``median(|a[:n] - med|)`` of a sorted prefix, exactly.
 
@@ -246,42 +247,49 @@ def sorted_mad(a, n, med):
     return _mad_at_split(a, n, med, sorted_mad_split(a, n, med))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def sorted_mad_near(a, n, med, i0):
     """``sorted_mad`` searching its split from ``i0`` (the previous bin's); returns (MAD, i).
 
     Between consecutive bins the median moves by at most one rank, so the split moves by a
-    step or two: one branch-free step from ``i0`` (the bisection's two tests, as 0/1), then
-    a walk while the split is still not valid. When every deviation is finite both sequences
-    are sorted, a valid split is where the walk and the bisection stop, and the k-th smallest
-    deviation is one value whichever valid split finds it: the same bits as ``sorted_mad``.
-    Otherwise (values near the float64 limit, overflowing deviations) the bisection runs.
+    step or two: walk up while the next left deviation is below the last taken right one,
+    then down while the last taken left one is above the next right one. When every
+    deviation is finite both sequences are sorted, a valid split is where the walk stops,
+    and the k-th smallest deviation is one value whichever valid split finds it: the same
+    bits as ``sorted_mad``. Otherwise (values near the float64 limit, overflowing
+    deviations) the bisection runs. Unsigned indices: no negative-index wraparound code.
     """
     if not (math.isfinite(med) and math.isfinite(a[n - 1] - a[0])):
         i = sorted_mad_split(a, n, med)
-    else:
-        h = n >> 1
-        lo = (n & 1) ^ 1  # fewest taken from the left (the right half has h or h + 1 values)
-        hi = h  # most taken from the left; j = h + 1 - i from the right
-        i = min(max(i0, lo), hi)
-        # more from the left if its next deviation is below the last taken right one; fewer if
-        # its last taken one is above the next right one (indices clamped into a[:n]; the
-        # guards i < hi, i > lo discard the clamped reads)
-        up = (i < hi) & (a[2 * h - i] - med > med - a[h - 1 - min(i, h - 1)])
-        down = (i > lo) & (med - a[h - max(i, 1)] > a[min(2 * h + 1 - i, n - 1)] - med)
-        i += int64(up) - int64(down)
-        while True:
-            j = h + 1 - i
-            if i < hi and _dev_right(a, h, med, j - 1) > _dev_left(a, h, med, i):
-                i += 1
-            elif i > lo and _dev_left(a, h, med, i - 1) > _dev_right(a, h, med, j):
-                i -= 1
-            else:
-                break
-    return _mad_at_split(a, n, med, i), i
+        return _mad_at_split(a, n, med, i), i
+    one = uint64(1)
+    un = uint64(n)
+    h = un >> one
+    lo = (un & one) ^ one  # fewest taken from the left (the right half has h or h + 1 values)
+    i = min(max(uint64(max(i0, 0)), lo), h)  # taken from the left; h + 1 - i from the right
+    # more from the left while its next deviation L(i) is below the last taken right one
+    while i < h and a[h + h - i] - med > med - a[h - one - i]:
+        i += one
+    # fewer while the last taken left one L(i - 1) is above the next right one
+    while i > lo and med - a[h - i] > a[h + h + one - i] - med:
+        i -= one
+    j = h + one - i
+    # the k-th smallest deviation: the larger of the last taken on each side
+    left = med - a[h - i] if i > 0 else -np.inf  # L(i - 1)
+    right = a[h + j - one] - med if j > 0 else -np.inf  # R(j - 1)
+    kth = max(left, right)
+    if un & one:
+        return kth, int64(i)
+    # even n: mean with the (k-1)-th, the second largest taken
+    prev = min(left, right)
+    if i > one:
+        prev = max(prev, med - a[h + one - i])  # L(i - 2)
+    if j > one:
+        prev = max(prev, a[h + j - uint64(2)] - med)  # R(j - 2)
+    return (prev + kth) / 2.0, int64(i)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def ring_value(x):
     """What the ring stores for an input: x + 0.0 (so -0.0 becomes +0.0), NaN if non-finite."""
     if math.isfinite(x):
@@ -289,7 +297,7 @@ def ring_value(x):
     return np.nan
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def window_push_z(a, piv, count, split, j, c, old, x, min_periods):
     """Move window (j, c) one bin on (``old`` leaves, ``x`` enters) and return x's robust z.
 
@@ -312,30 +320,26 @@ def window_push_z(a, piv, count, split, j, c, old, x, min_periods):
     return (x - med) / (MAD_SCALE * mad)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def blend(z1, z2, z3, params):
-    """score = sum_i w_i tanh(z_i / s) / sum_i |w_i| in [-1, 1]; NaN when any z is NaN."""
-    if math.isnan(z1) or math.isnan(z2) or math.isnan(z3):
-        return np.nan
+    """score = sum_i w_i tanh(z_i / s) / sum_i |w_i| in [-1, 1]; NaN when any z is NaN.
+
+    ``tanh`` is ours (``scoring/tanh.py``): branch-free, so a loop of blends vectorises, and
+    the same bits on every machine. NaN propagates through it and through the sum.
+    """
     s = params[4]
     return (
-        params[0] * math.tanh(z1 / s)
-        + params[1] * math.tanh(z2 / s)
-        + params[2] * math.tanh(z3 / s)
+        params[0] * tanh(z1 / s) + params[1] * tanh(z2 / s) + params[2] * tanh(z3 / s)
     ) / params[3]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def state_code(v, thr):
-    """+1 if v > thr, -1 if v < -thr, else 0 (0 for NaN)."""
-    if v > thr:
-        return 1
-    if v < -thr:
-        return -1
-    return 0
+    """+1 if v > thr, -1 if v < -thr, else 0 (0 for NaN); branch-free."""
+    return np.int8(int64(v > thr) - int64(v < -thr))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def spectrum_update(
     d1, d2, d3, ring, srt, piv, count, split, meta, params, min_periods, score, state
 ):
@@ -358,21 +362,24 @@ def spectrum_update(
     )
     head = meta[0] % ring.shape[0]
     row = ring[head]
-    zc = np.empty(3)
-    for c in range(d1.shape[0]):
+    n_cells = d1.shape[0]
+    zc = np.empty((3, n_cells))  # never borrowed: it is this call's own array
+    for c in range(n_cells):
         for j in range(3):  # one call site: the inlined window step is compiled once
             x = ring_value(_pick(d1, d2, d3, j, c))
-            zc[j] = window_push_z(
+            zc[j, c] = window_push_z(
                 srt[j, c], piv[j, c], count, split, j, c, row[j, c], x, min_periods
             )
             row[j, c] = x
-        v = blend(zc[0], zc[1], zc[2], params)
+    # the blend apart from the windows: a branch-free loop over cells that vectorises
+    for c in range(n_cells):
+        v = blend(zc[0, c], zc[1, c], zc[2, c], params)
         score[c] = v
         state[c] = state_code(v, params[5])
     meta[0] += 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _pick(d1, d2, d3, j, i):
     # element i of input j (d1, d2 or d3), without building a stacked copy of the inputs
     if j == 0:
@@ -382,7 +389,7 @@ def _pick(d1, d2, d3, j, i):
     return d3[i]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def zscore_run(d1, d2, d3, ring, srt, piv, count, split, meta, min_periods, z):
     """Batch window part: writes z (float64 (n_bins, n_cells, 3)), the robust z of each
     derivative, for (n_bins, n_cells) inputs, continuing from the state.
@@ -421,7 +428,7 @@ def zscore_run(d1, d2, d3, ring, srt, piv, count, split, meta, min_periods, z):
     meta[0] = n0 + d1.shape[0]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def blend_run(z, params, score, state):
     """Batch blend part: ``blend`` and ``state_code`` of every (bin, cell) of z
     (n_bins, n_cells, 3) into score (float64) and state (int8), each (n_bins, n_cells)."""
@@ -433,7 +440,7 @@ def blend_run(z, params, score, state):
             state[t, c] = state_code(v, params[5])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def spectrum_run(d1, d2, d3, ring, srt, piv, count, split, meta, params, min_periods, score, state):
     """Batch over (n_bins, n_cells) inputs: ``zscore_run`` then ``blend_run``, i.e. the
     per-cell steps of ``spectrum_update`` on every bin (same functions, same order per cell)."""
