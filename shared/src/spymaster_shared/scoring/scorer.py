@@ -44,22 +44,23 @@ class SpectrumScorer:
             raise ValueError(f"n_cells must be >= 1, got {n_cells}")
         self.scoring = scoring
         self.n_cells = int(n_cells)
-        self._params = _params(scoring)
-        self._min_periods = int(scoring.zscore_min_periods)
         W = int(scoring.zscore_window_bins)
-        self._ring = np.full((W, 3, self.n_cells), np.nan)
-        # sorted windows padded with +inf to whole blocks, and each block's first value
-        n_blocks = -(-W // kernels.BLOCK)
-        self._srt = np.full((3, self.n_cells, n_blocks * kernels.BLOCK), np.inf)
-        self._piv = np.full((3, self.n_cells, -(-n_blocks // 8) * 8), np.inf)
-        self._count = np.zeros((3, self.n_cells), dtype=np.int64)
-        self._split = np.zeros((3, self.n_cells), dtype=np.int64)
-        self._meta = np.zeros(1, dtype=np.int64)
+        C = self.n_cells
+        Wb, P, n_f, n_i = kernels.state_layout(W, C)
+        # the whole state in two flat buffers (kernels' module docstring); named views
+        self._fstate = np.empty(n_f, dtype=np.float64)
+        self._istate = np.zeros(n_i, dtype=np.int64)
+        ring, srt, piv, params, _, _, meta = _views(self._fstate, self._istate, W, Wb, P, C)
+        ring[...] = np.nan
+        srt[...] = np.inf  # sorted windows padded with +inf to whole blocks
+        piv[...] = np.inf  # and each block's first value
+        params[...] = _params(scoring)
+        meta[1:6] = (W, Wb, P, int(scoring.zscore_min_periods), C)
 
     @property
     def n_seen(self) -> int:
         """Bins processed so far."""
-        return int(self._meta[0])
+        return int(self._istate[0])
 
     def update(
         self, d1: np.ndarray, d2: np.ndarray, d3: np.ndarray
@@ -67,21 +68,19 @@ class SpectrumScorer:
         """Score one bin: returns (flow_score float64[n_cells], flow_state_code int8[n_cells])."""
         score = np.empty(self.n_cells, dtype=np.float64)
         state = np.empty(self.n_cells, dtype=np.int8)
-        kernels.spectrum_update(
-            self._row(d1, "composite_d1"),
-            self._row(d2, "composite_d2"),
-            self._row(d3, "composite_d3"),
-            self._ring,
-            self._srt,
-            self._piv,
-            self._count,
-            self._split,
-            self._meta,
-            self._params,
-            self._min_periods,
-            score,
-            state,
-        )
+        d = (d1, d2, d3)
+        try:
+            bad = kernels.spectrum_update(d1, d2, d3, self._fstate, self._istate, score, state)
+        except TypeError:  # not 1-D C-contiguous float64 arrays: convert, check, score
+            d = tuple(np.ascontiguousarray(x, dtype=np.float64) for x in d)
+            bad = next((k + 1 for k, x in enumerate(d) if x.ndim != 1), 0)
+            if not bad:
+                bad = kernels.spectrum_update(*d, self._fstate, self._istate, score, state)
+        if bad:  # the kernel checks lengths before it changes anything
+            raise ValueError(
+                f"{DERIVATIVE_COLUMNS[bad - 1]} must have shape ({self.n_cells},), "
+                f"got {np.shape(d[bad - 1])}"
+            )
         return score, state
 
     def run(self, d1: np.ndarray, d2: np.ndarray, d3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,32 +98,31 @@ class SpectrumScorer:
         if d2.shape[0] != n_bins or d3.shape[0] != n_bins:
             raise ValueError("composite_d1/d2/d3 must have the same number of bins")
         z = np.empty((n_bins, self.n_cells, 3), dtype=np.float64)
-        kernels.zscore_run(
-            d1,
-            d2,
-            d3,
-            self._ring,
-            self._srt,
-            self._piv,
-            self._count,
-            self._split,
-            self._meta,
-            self._min_periods,
-            z,
-        )
+        kernels.zscore_run(d1, d2, d3, self._fstate, self._istate, z)
         return z
-
-    def _row(self, x: np.ndarray, name: str) -> np.ndarray:
-        x = np.ascontiguousarray(x, dtype=np.float64)
-        if x.shape != (self.n_cells,):
-            raise ValueError(f"{name} must have shape ({self.n_cells},), got {x.shape}")
-        return x
 
     def _block(self, x: np.ndarray, name: str) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_cells:
             raise ValueError(f"{name} must have shape (n_bins, {self.n_cells}), got {x.shape}")
         return x
+
+
+def _views(fstate: np.ndarray, istate: np.ndarray, W: int, Wb: int, P: int, C: int):
+    """Named numpy views of the state buffers (the layout of ``kernels.state_views``)."""
+    e1 = W * 3 * C
+    e2 = e1 + 3 * C * Wb
+    e3 = e2 + 3 * C * P
+    m = kernels.META
+    return (
+        fstate[:e1].reshape(W, 3, C),
+        fstate[e1:e2].reshape(3, C, Wb),
+        fstate[e2:e3].reshape(3, C, P),
+        fstate[e3 : e3 + kernels.N_PARAMS],
+        istate[m : m + 3 * C].reshape(3, C),
+        istate[m + 3 * C : m + 6 * C].reshape(3, C),
+        istate[:m],
+    )
 
 
 def _derivatives(grid: GridFrames | Mapping[str, np.ndarray], caller: str) -> list[np.ndarray]:

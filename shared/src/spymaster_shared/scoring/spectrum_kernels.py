@@ -1,6 +1,9 @@
 """Numba kernels of the SpectrumScorer: robust z-score over a sorted ring window + tanh blend.
 
-Kernels only; the formulas are in ``docs/scoring.md``. State layout, shared by every kernel:
+Kernels only; the formulas are in ``docs/scoring.md``. A scorer's whole state is two flat
+buffers, so a live update passes seven arguments (numba's dispatch costs ~50 ns per
+argument): ``fstate`` float64 and ``istate`` int64, laid out by ``state_layout`` and viewed
+by ``state_views``:
 
 - ``ring``  float64 (W, 3, n_cells): the last W inputs of window (j, c) in arrival order,
   slot ``n_seen % W`` (``ring_value``: a missing, non-finite input is stored as NaN); one
@@ -8,13 +11,13 @@ Kernels only; the formulas are in ``docs/scoring.md``. State layout, shared by e
 - ``srt``   float64 (3, n_cells, Wb), Wb = W rounded up to whole ``BLOCK``s: the finite
   values of each window sorted ascending in ``srt[j, c, :count[j, c]]``, +inf after them.
   Each window is contiguous, so it stays in L1 while ``zscore_run`` walks its bins.
-- ``piv``   float64 (3, n_cells, >= Wb / BLOCK): ``piv[j, c, k] = srt[j, c, k * BLOCK]``,
-  +inf past the last block.
+- ``piv``   float64 (3, n_cells, P >= Wb / BLOCK, a multiple of 8):
+  ``piv[j, c, k] = srt[j, c, k * BLOCK]``, +inf past the last block.
+- ``params`` float64 (6,): w1, w2, w3, sum(|w|), tanh_scale, threshold_neutral.
 - ``count`` int64 (3, n_cells): number of finite values in each window.
 - ``split`` int64 (3, n_cells): where the last MAD selection of each window ended (a hint
   only: the MAD does not depend on it, see ``sorted_mad_near``).
-- ``meta``  int64 (1,): ``meta[0]`` = number of bins seen so far (``n_seen``).
-- ``params`` float64 (6,): w1, w2, w3, sum(|w|), tanh_scale, threshold_neutral.
+- ``meta``  int64 (8,): n_seen (bins seen so far), W, Wb, P, min_periods, n_cells.
 """
 
 from __future__ import annotations
@@ -29,6 +32,31 @@ from spymaster_shared.scoring.tanh import tanh
 
 MAD_SCALE = 1.4826  # MAD -> sigma for a normal distribution
 BLOCK = 16  # values per block of a sorted window (see window_ranks)
+META = 8  # int64 header of istate (see the module docstring)
+N_PARAMS = 6
+
+
+def state_layout(W: int, n_cells: int) -> tuple[int, int, int, int]:
+    """(Wb, P, len(fstate), len(istate)) for a window of W bins over n_cells cells."""
+    n_blocks = -(-W // BLOCK)
+    Wb, P = n_blocks * BLOCK, -(-n_blocks // 8) * 8
+    return Wb, P, 3 * n_cells * (W + Wb + P) + N_PARAMS, META + 6 * n_cells
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def state_views(fstate, istate):
+    """(ring, srt, piv, params, count, split, meta): views of the two state buffers."""
+    W, Wb, P, C = istate[1], istate[2], istate[3], istate[5]
+    e1 = W * 3 * C
+    e2 = e1 + 3 * C * Wb
+    e3 = e2 + 3 * C * P
+    ring = fstate[:e1].reshape((W, 3, C))
+    srt = fstate[e1:e2].reshape((3, C, Wb))
+    piv = fstate[e2:e3].reshape((3, C, P))
+    params = fstate[e3 : e3 + N_PARAMS]
+    count = istate[META : META + 3 * C].reshape((3, C))
+    split = istate[META + 3 * C : META + 6 * C].reshape((3, C))
+    return ring, srt, piv, params, count, split, istate[:META]
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -376,27 +404,42 @@ def state_code(v, thr):
     return np.int8(int64(v > thr) - int64(v < -thr))
 
 
-@njit(cache=True, error_model="numpy")
-def spectrum_update(
-    d1, d2, d3, ring, srt, piv, count, split, meta, params, min_periods, score, state
-):
+@njit(cache=True, inline="always", error_model="numpy")
+def _pick(d1, d2, d3, j, i):
+    # element i of input j (d1, d2 or d3), without building a stacked copy of the inputs
+    if j == 0:
+        return d1[i]
+    if j == 1:
+        return d2[i]
+    return d3[i]
+
+
+@njit(
+    "int64(float64[::1], float64[::1], float64[::1], float64[::1], int64[::1], float64[::1], "
+    "int8[::1])",
+    cache=True,
+    error_model="numpy",
+)
+def spectrum_update(d1, d2, d3, fstate, istate, score, state):
     """One bin for all cells. d1, d2, d3: float64 (n_cells,) composite derivatives (per bin).
 
     Writes ``score`` (float64 (n_cells,), ``blend`` of the three z) and ``state`` (int8,
-    ``state_code`` of the score with threshold_neutral). ``ring`` is (W, 3, n_cells): a
-    bin's slots are one contiguous row.
+    ``state_code`` of the score with threshold_neutral). Returns 0, or k = 1..5 when
+    argument k of (d1, d2, d3, score, state) does not hold n_cells values (nothing is
+    changed then). One compiled signature: other dtypes or layouts are a TypeError, not a
+    new compilation in the middle of a live session.
     """
-    # borrowed views: no atomic reference counting per helper call (spymaster_shared.borrow)
-    ring, srt, piv = borrow(ring), borrow(srt), borrow(piv)
-    count, split = borrow(count), borrow(split)
-    d1, d2, d3, params, score, state = (
-        borrow(d1),
-        borrow(d2),
-        borrow(d3),
-        borrow(params),
-        borrow(score),
-        borrow(state),
-    )
+    C = istate[5]
+    for k, m in enumerate((d1.shape[0], d2.shape[0], d3.shape[0], score.shape[0], state.shape[0])):
+        if m != C:
+            return k + 1
+    # borrowed views: no atomic reference counting per helper call (spymaster_shared.borrow);
+    # borrow the views, not the buffers (views of a borrowed buffer ran ~20 % slower)
+    ring, srt, piv, params, count, split, meta = state_views(fstate, istate)
+    ring, srt, piv, params = borrow(ring), borrow(srt), borrow(piv), borrow(params)
+    count, split, meta = borrow(count), borrow(split), borrow(meta)
+    d1, d2, d3, score, state = borrow(d1), borrow(d2), borrow(d3), borrow(score), borrow(state)
+    min_periods = meta[4]
     head = meta[0] % ring.shape[0]
     row = ring[head]
     n_cells = d1.shape[0]
@@ -414,20 +457,11 @@ def spectrum_update(
         score[c] = v
         state[c] = state_code(v, params[5])
     meta[0] += 1
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _pick(d1, d2, d3, j, i):
-    # element i of input j (d1, d2 or d3), without building a stacked copy of the inputs
-    if j == 0:
-        return d1[i]
-    if j == 1:
-        return d2[i]
-    return d3[i]
+    return 0
 
 
 @njit(cache=True, error_model="numpy")
-def zscore_run(d1, d2, d3, ring, srt, piv, count, split, meta, min_periods, z):
+def zscore_run(d1, d2, d3, fstate, istate, z):
     """Batch window part: writes z (float64 (n_bins, n_cells, 3)), the robust z of each
     derivative, for (n_bins, n_cells) inputs, continuing from the state.
 
@@ -437,11 +471,13 @@ def zscore_run(d1, d2, d3, ring, srt, piv, count, split, meta, min_periods, z):
     ``spectrum_update`` bin by bin, while its values and its ring column (copied into a
     contiguous buffer) stay hot in cache.
     """
+    ring, srt, piv, _, count, split, meta = state_views(fstate, istate)
+    ring, srt, piv = borrow(ring), borrow(srt), borrow(piv)
+    count, split, meta = borrow(count), borrow(split), borrow(meta)
     W = ring.shape[0]
     n0 = meta[0]
+    min_periods = meta[4]
     local = np.empty((3, W))
-    ring, srt, piv = borrow(ring), borrow(srt), borrow(piv)
-    count, split = borrow(count), borrow(split)
     # never borrow `local`: a borrowed view does not keep its array alive (borrow.py)
     d1, d2, d3, z = borrow(d1), borrow(d2), borrow(d3), borrow(z)
     for c in range(d1.shape[1]):
@@ -475,12 +511,3 @@ def blend_run(z, params, score, state):
             v = blend(z[t, c, 0], z[t, c, 1], z[t, c, 2], params)
             score[t, c] = v
             state[t, c] = state_code(v, params[5])
-
-
-@njit(cache=True, error_model="numpy")
-def spectrum_run(d1, d2, d3, ring, srt, piv, count, split, meta, params, min_periods, score, state):
-    """Batch over (n_bins, n_cells) inputs: ``zscore_run`` then ``blend_run``, i.e. the
-    per-cell steps of ``spectrum_update`` on every bin (same functions, same order per cell)."""
-    z = np.empty((d1.shape[0], d1.shape[1], 3))
-    zscore_run(d1, d2, d3, ring, srt, piv, count, split, meta, min_periods, z)
-    blend_run(z, params, score, state)
