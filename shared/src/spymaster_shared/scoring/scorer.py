@@ -68,18 +68,17 @@ class SpectrumScorer:
         """Score one bin: returns (flow_score float64[n_cells], flow_state_code int8[n_cells])."""
         score = np.empty(self.n_cells, dtype=np.float64)
         state = np.empty(self.n_cells, dtype=np.int8)
-        d = (d1, d2, d3)
         try:
             bad = kernels.spectrum_update(d1, d2, d3, self._fstate, self._istate, score, state)
         except TypeError:  # not 1-D C-contiguous float64 arrays: convert, check, score
-            d = tuple(np.ascontiguousarray(x, dtype=np.float64) for x in d)
-            bad = next((k + 1 for k, x in enumerate(d) if x.ndim != 1), 0)
+            d1, d2, d3 = (np.ascontiguousarray(x, dtype=np.float64) for x in (d1, d2, d3))
+            bad = next((k + 1 for k, x in enumerate((d1, d2, d3)) if x.ndim != 1), 0)
             if not bad:
-                bad = kernels.spectrum_update(*d, self._fstate, self._istate, score, state)
+                bad = kernels.spectrum_update(d1, d2, d3, self._fstate, self._istate, score, state)
         if bad:  # the kernel checks lengths before it changes anything
             raise ValueError(
                 f"{DERIVATIVE_COLUMNS[bad - 1]} must have shape ({self.n_cells},), "
-                f"got {np.shape(d[bad - 1])}"
+                f"got {np.shape((d1, d2, d3)[bad - 1])}"
             )
         return score, state
 

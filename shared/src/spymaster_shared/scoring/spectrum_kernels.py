@@ -11,7 +11,7 @@ by ``state_views``:
 - ``srt``   float64 (3, n_cells, Wb), Wb = W rounded up to whole ``BLOCK``s: the finite
   values of each window sorted ascending in ``srt[j, c, :count[j, c]]``, +inf after them.
   Each window is contiguous, so it stays in L1 while ``zscore_run`` walks its bins.
-- ``piv``   float64 (3, n_cells, P >= Wb / BLOCK, a multiple of 8):
+- ``piv``   float64 (3, n_cells, P >= Wb / BLOCK, a multiple of 16):
   ``piv[j, c, k] = srt[j, c, k * BLOCK]``, +inf past the last block.
 - ``params`` float64 (6,): w1, w2, w3, sum(|w|), tanh_scale, threshold_neutral.
 - ``count`` int64 (3, n_cells): number of finite values in each window.
@@ -39,7 +39,7 @@ N_PARAMS = 6
 def state_layout(W: int, n_cells: int) -> tuple[int, int, int, int]:
     """(Wb, P, len(fstate), len(istate)) for a window of W bins over n_cells cells."""
     n_blocks = -(-W // BLOCK)
-    Wb, P = n_blocks * BLOCK, -(-n_blocks // 8) * 8
+    Wb, P = n_blocks * BLOCK, -(-n_blocks // 16) * 16
     return Wb, P, 3 * n_cells * (W + Wb + P) + N_PARAMS, META + 6 * n_cells
 
 
@@ -68,78 +68,24 @@ def window_ranks(a, piv, old, new):
     counting inside that block finds its rank: two short branch-free passes that LLVM
     vectorises (a binary search's compare-and-move becomes mispredicted branches on x86).
     """
-    mo = 0
-    mn = 0
-    for k in range(piv.shape[0]):
-        mo += piv[k] < old
-        mn += piv[k] <= new
-    po = 0
-    if mo > 0:
-        base = uint64((mo - 1) * BLOCK)
-        for i in range(BLOCK):
-            po += a[base + uint64(i)] < old
-        po += int64(base)
-    pn = 0
-    if mn > 0:
-        base = uint64((mn - 1) * BLOCK)
-        for i in range(BLOCK):
-            pn += a[base + uint64(i)] <= new
-        pn += int64(base)
-    return po, pn
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _shift_left(a, lo, hi):
-    """a[lo:hi] = a[lo + 1:hi + 1] (values move down one slot).
-
-    Whole 8-value chunks from the bottom up (one vector move each; every chunk reads values
-    not yet written), and the last 8 destination slots written from values read before the
-    loop, so there is no scalar remainder loop for LLVM's vectoriser to leave behind (its
-    trip count is what mispredicts). Ranges under 8 values are copied one by one. Unsigned
-    indices spare numba's negative-index wraparound checks.
-    """
-    if hi <= lo:
-        return
-    lo = uint64(lo)
-    hi = uint64(hi)
-    if hi - lo < uint64(8):
-        for i in range(lo, hi):
-            a[i] = a[i + uint64(1)]
-        return
-    e = hi - uint64(8)
-    t0, t1, t2, t3 = a[e + uint64(1)], a[e + uint64(2)], a[e + uint64(3)], a[e + uint64(4)]
-    t4, t5, t6, t7 = a[e + uint64(5)], a[e + uint64(6)], a[e + uint64(7)], a[e + uint64(8)]
-    i = lo
-    while i + uint64(8) <= hi:
-        for k in range(uint64(8)):
-            a[i + k] = a[i + k + uint64(1)]
-        i += uint64(8)
-    a[e], a[e + uint64(1)], a[e + uint64(2)], a[e + uint64(3)] = t0, t1, t2, t3
-    a[e + uint64(4)], a[e + uint64(5)], a[e + uint64(6)], a[e + uint64(7)] = t4, t5, t6, t7
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _shift_right(a, lo, hi):
-    """a[lo + 1:hi + 1] = a[lo:hi] (values move up one slot); ``_shift_left`` mirrored:
-    chunks from the top down, the first 8 destination slots from values read up front."""
-    if hi <= lo:
-        return
-    lo = uint64(lo)
-    hi = uint64(hi)
-    if hi - lo < uint64(8):
-        for k in range(hi - lo):
-            a[hi - k] = a[hi - k - uint64(1)]
-        return
-    t0, t1, t2, t3 = a[lo], a[lo + uint64(1)], a[lo + uint64(2)], a[lo + uint64(3)]
-    t4, t5, t6, t7 = a[lo + uint64(4)], a[lo + uint64(5)], a[lo + uint64(6)], a[lo + uint64(7)]
-    top = hi
-    while top >= lo + uint64(8):
-        base = top - uint64(8)
-        for k in range(uint64(8)):
-            a[base + uint64(8) - k] = a[base + uint64(7) - k]
-        top = base
-    a[lo + uint64(1)], a[lo + uint64(2)], a[lo + uint64(3)], a[lo + uint64(4)] = t0, t1, t2, t3
-    a[lo + uint64(5)], a[lo + uint64(6)], a[lo + uint64(7)], a[lo + uint64(8)] = t4, t5, t6, t7
+    mo = uint64(0)
+    mn = uint64(0)
+    for k in range(uint64(piv.shape[0])):
+        mo += uint64(piv[k] < old)
+        mn += uint64(piv[k] <= new)
+    one = uint64(1)
+    bo = (max(mo, one) - one) * uint64(BLOCK)
+    bn = (max(mn, one) - one) * uint64(BLOCK)
+    # BLOCK as a trip count LLVM cannot fold (P // P == 1 at run time): it then vectorises
+    # the loop, where a constant 16 is unrolled into 32 scalar compares first (~10 % of a
+    # live update)
+    blk = uint64(BLOCK) * (uint64(piv.shape[0]) // max(uint64(piv.shape[0]), one))
+    po = bo
+    pn = bn
+    for i in range(blk):
+        po += uint64(a[bo + i] < old)
+        pn += uint64(a[bn + i] <= new)
+    return int64(po), int64(pn)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
