@@ -21,6 +21,7 @@ FLOW_STATE_CODE = "flow_state_code"
 DERIVATIVE_COLUMNS = ("composite_d1", "composite_d2", "composite_d3")
 # flow_state_code while a cell is warming up or its input is missing (score is NaN then)
 STATE_NOT_READY = 0
+_spectrum_update = kernels.spectrum_update  # bound once: update() is the live hot path
 
 
 def _params(scoring: ScoringConfig) -> np.ndarray:
@@ -66,10 +67,10 @@ class SpectrumScorer:
         self, d1: np.ndarray, d2: np.ndarray, d3: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Score one bin: returns (flow_score float64[n_cells], flow_state_code int8[n_cells])."""
-        score = np.empty(self.n_cells, dtype=np.float64)
-        state = np.empty(self.n_cells, dtype=np.int8)
+        score = np.empty(self.n_cells)  # float64
+        state = np.empty(self.n_cells, np.int8)
         try:
-            bad = kernels.spectrum_update(d1, d2, d3, self._fstate, self._istate, score, state)
+            bad = _spectrum_update(d1, d2, d3, self._fstate, self._istate, score, state)
         except TypeError:  # not 1-D C-contiguous float64 arrays: convert, check, score
             d1, d2, d3 = (np.ascontiguousarray(x, dtype=np.float64) for x in (d1, d2, d3))
             bad = next((k + 1 for k, x in enumerate((d1, d2, d3)) if x.ndim != 1), 0)
