@@ -98,6 +98,15 @@ def test_unknown_run_is_404_and_bad_id_is_400(store):
     assert client.get("/v1/experiments/runs/bad%20id/detail").status_code == 400
 
 
+def test_broken_store_is_500_not_404(store, tmp_path):
+    """A store that cannot be read is the server's fault (500), whatever the run id."""
+    client, (a, _, _), _ = store
+    (tmp_path / "results" / "runs_meta" / "part-zzzz.parquet").write_bytes(b"not parquet")
+    for run_id in (a, "rdoesnotexist"):
+        res = client.get(f"/v1/experiments/runs/{run_id}/detail")
+        assert res.status_code == 500 and "unreadable part file" in res.json()["detail"]
+
+
 def test_empty_store_lists_nothing(tmp_path):
     app = FastAPI()
     app.state.results_root = tmp_path / "nothing"

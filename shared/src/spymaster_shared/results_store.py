@@ -98,6 +98,10 @@ class ResultsError(SpymasterError):
     """The results store is unreadable, or a run id is unknown."""
 
 
+class UnknownRunError(ResultsError):
+    """No run with this id in the results store (an HTTP 404, not a broken store)."""
+
+
 def make_run_id(experiment: str, dataset_id: str, params: dict[str, Any]) -> str:
     """Deterministic run id from (experiment, dataset, every parameter of the point)."""
     return "r" + stable_short_hash(
@@ -296,7 +300,7 @@ def run_detail(run_id: str, *, root: Path | None = None) -> dict[str, Any]:
     check_name(run_id, "run_id")
     metas = read_runs_meta(root, pads.field("run_id") == run_id)
     if not metas:
-        raise ResultsError(f"unknown run_id {run_id!r} in {root or results_dir()}")
+        raise UnknownRunError(f"unknown run_id {run_id!r} in {root or results_dir()}")
     m = metas[0]
     runs = sorted(
         read_runs(root, pads.field("run_id") == run_id, with_series=True),

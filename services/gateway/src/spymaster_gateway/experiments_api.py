@@ -25,7 +25,13 @@ from fastapi import APIRouter, HTTPException, Request
 from spymaster_shared.config.serving_registry import list_aliases, list_versions, versions_dir
 from spymaster_shared.errors import InvalidNameError
 from spymaster_shared.names import check_name
-from spymaster_shared.results_store import SORT_KEYS, ResultsError, query_runs, run_detail
+from spymaster_shared.results_store import (
+    SORT_KEYS,
+    ResultsError,
+    UnknownRunError,
+    query_runs,
+    run_detail,
+)
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"])
 
@@ -119,9 +125,9 @@ def get_run_detail(run_id: str, request: Request) -> dict[str, Any]:
         raise _bad("run_id", str(exc)) from None
     try:
         detail = run_detail(run_id, root=_results_root(request))
+    except UnknownRunError:
+        raise HTTPException(status_code=404, detail=f"unknown run_id {run_id!r}") from None
     except ResultsError as exc:
-        if "unknown run_id" in str(exc):
-            raise HTTPException(status_code=404, detail=f"unknown run_id {run_id!r}") from None
         raise HTTPException(status_code=500, detail=str(exc)) from None
     detail["stream"] = stream_target(detail, getattr(request.app.state, "config_root", None))
     detail["stream_url"] = detail["stream"]["url"]
