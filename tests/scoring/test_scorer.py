@@ -283,6 +283,41 @@ def test_bad_inputs_are_refused() -> None:
         )
 
 
+def test_update_takes_any_float_rows_and_refuses_bad_ones_without_a_trace() -> None:
+    """Read-only rows (Arrow columns are), strided, float32, lists and mixes of them score
+    the same bits as plain float64 rows; a row of the wrong shape is refused by name and
+    leaves the scorer as it was."""
+    cfg = ScoringConfig(zscore_window_bins=20, zscore_min_periods=5)
+    rng = np.random.default_rng(11)
+    d = [rng.normal(size=(40, 6)).astype(np.float32).astype(np.float64) for _ in range(3)]
+    expected = incremental(d, cfg)
+
+    def readonly(x: np.ndarray) -> np.ndarray:
+        x = x.copy()
+        x.flags.writeable = False
+        return x
+
+    forms = [
+        readonly,
+        lambda x: np.repeat(x, 2)[::2],  # strided view
+        lambda x: x.astype(np.float32),
+        lambda x: x.tolist(),
+    ]
+    for k, form in enumerate(forms):
+        scorer = SpectrumScorer(cfg, 6)
+        for t in range(40):
+            row = [form(d[0][t]), d[1][t] if k % 2 else form(d[1][t]), form(d[2][t])]
+            if t == 20:
+                before = (scorer._fstate.copy(), scorer._istate.copy())
+                with pytest.raises(ValueError, match=r"composite_d2 must have shape \(6,\)"):
+                    scorer.update(row[0], np.zeros(5), row[2])
+                with pytest.raises(ValueError, match="composite_d3"):
+                    scorer.update(row[0], row[1], np.zeros((6, 1)))
+                assert same(scorer._fstate, before[0]) and same(scorer._istate, before[1])
+            score, state = scorer.update(*row)
+            assert same(score, expected[0][t]) and same(state, expected[1][t]), (k, t)
+
+
 @settings(max_examples=60, deadline=None)
 @given(cfg=scoring_configs(), d=derivative_blocks(), data=st.data())
 def test_property_zscores_then_blend_equal_batch(

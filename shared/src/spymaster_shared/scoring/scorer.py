@@ -71,8 +71,11 @@ class SpectrumScorer:
         state = np.empty(self.n_cells, np.int8)
         try:
             bad = _spectrum_update(d1, d2, d3, self._fstate, self._istate, score, state)
-        except TypeError:  # not 1-D C-contiguous float64 arrays: convert, check, score
-            d1, d2, d3 = (np.ascontiguousarray(x, dtype=np.float64) for x in (d1, d2, d3))
+        except TypeError:  # not 1-D C-contiguous float64 arrays, or mixed read-only ones:
+            # convert, make all three read-only views (the kernel's second signature), check
+            d1, d2, d3 = (
+                _readonly(np.ascontiguousarray(x, dtype=np.float64)) for x in (d1, d2, d3)
+            )
             bad = next((k + 1 for k, x in enumerate((d1, d2, d3)) if x.ndim != 1), 0)
             if not bad:
                 bad = kernels.spectrum_update(d1, d2, d3, self._fstate, self._istate, score, state)
@@ -106,6 +109,12 @@ class SpectrumScorer:
         if x.ndim != 2 or x.shape[1] != self.n_cells:
             raise ValueError(f"{name} must have shape (n_bins, {self.n_cells}), got {x.shape}")
         return x
+
+
+def _readonly(x: np.ndarray) -> np.ndarray:
+    view = x.view()
+    view.flags.writeable = False
+    return view
 
 
 def _views(fstate: np.ndarray, istate: np.ndarray, W: int, Wb: int, P: int, C: int):

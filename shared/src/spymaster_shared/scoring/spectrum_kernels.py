@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import int64, njit, uint64
+from numba import int64, njit, types, uint64
 
 from spymaster_shared.borrow import borrow
 from spymaster_shared.scoring.tanh import tanh
@@ -364,20 +364,24 @@ def _pick(d1, d2, d3, j, i):
     return d3[i]
 
 
-@njit(
-    "int64(float64[::1], float64[::1], float64[::1], float64[::1], int64[::1], float64[::1], "
-    "int8[::1])",
-    cache=True,
-    error_model="numpy",
-)
+def _update_signatures() -> list:
+    """spectrum_update's two compiled signatures: inputs writable, or all three read-only
+    (columns decoded from Arrow are read-only views of the message)."""
+    f64 = types.Array(types.float64, 1, "C")
+    ro = types.Array(types.float64, 1, "C", readonly=True)
+    rest = (f64, types.Array(types.int64, 1, "C"), f64, types.Array(types.int8, 1, "C"))
+    return [types.int64(d, d, d, *rest) for d in (f64, ro)]
+
+
+@njit(_update_signatures(), cache=True, error_model="numpy")
 def spectrum_update(d1, d2, d3, fstate, istate, score, state):
     """One bin for all cells. d1, d2, d3: float64 (n_cells,) composite derivatives (per bin).
 
     Writes ``score`` (float64 (n_cells,), ``blend`` of the three z) and ``state`` (int8,
     ``state_code`` of the score with threshold_neutral). Returns 0, or k = 1..5 when
     argument k of (d1, d2, d3, score, state) does not hold n_cells values (nothing is
-    changed then). One compiled signature: other dtypes or layouts are a TypeError, not a
-    new compilation in the middle of a live session.
+    changed then). Two compiled signatures (inputs writable or all read-only): other dtypes
+    or layouts are a TypeError, not a new compilation in the middle of a live session.
     """
     C = istate[5]
     for k, m in enumerate((d1.shape[0], d2.shape[0], d3.shape[0], score.shape[0], state.shape[0])):
