@@ -10,7 +10,6 @@ deterministic) and publishes only bins after the last one VP_SCORE already holds
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import time
@@ -26,7 +25,14 @@ from pydantic import ValidationError
 from spymaster_scorer.core import BinScorer
 from spymaster_shared.bus.arrow_frames import cells_of, decode_ipc
 from spymaster_shared.bus.framing import decode_frame, decode_json, encode_frame, encode_json
-from spymaster_shared.bus.jetstream import DeadLetters, follow_subject, last_frame
+from spymaster_shared.bus.jetstream import (
+    AckedPublisher,
+    DeadLetters,
+    PublishUnacked,
+    PublishWindow,
+    follow_subject,
+    last_frame,
+)
 from spymaster_shared.bus.messages import (
     GridBin,
     ScoreBin,
@@ -55,7 +61,8 @@ from spymaster_shared.names import check_name
 
 log = logging.getLogger("spymaster.scorer")
 
-PUBLISH_WINDOW = 512
+PUBLISH_WINDOW = 512  # score publishes in flight (and at most PUBLISH_WINDOW_BYTES)
+PUBLISH_WINDOW_BYTES = 4_000_000
 KV_UPDATE_S = 1.0
 
 
@@ -168,7 +175,7 @@ class ScorerService:
                 return
             except asyncio.CancelledError:
                 raise
-            except (nats.errors.Error, TimeoutError, OSError) as exc:
+            except (PublishUnacked, nats.errors.Error, TimeoutError, OSError) as exc:
                 log.warning("job %s/%s: %s; resuming", job.session_id, job.serving_version, exc)
                 await asyncio.sleep(1.0)
             except Exception as exc:
@@ -193,7 +200,27 @@ class ScorerService:
                 await self.put_job(msgspec.structs.replace(job, state="ended"))
                 return
             last_bin = last[0].bin_seq
-        pending: collections.deque[Any] = collections.deque()
+        # acks on an inbox of our own: an error ack (stream full...) fails at once, where
+        # nats-py's publish_async future would never resolve (shared/bus/jetstream.py)
+        window = PublishWindow(PUBLISH_WINDOW, PUBLISH_WINDOW_BYTES)
+        publisher = AckedPublisher(self.ctx.nc)
+        await publisher.start()
+        try:
+            await self._score(job, js, scorer, out_subj, last_bin, window, publisher)
+        finally:
+            await publisher.stop()
+
+    async def _score(
+        self,
+        job: ScorerJob,
+        js: Any,
+        scorer: BinScorer,
+        out_subj: str,
+        last_bin: int,
+        window: PublishWindow,
+        publisher: AckedPublisher,
+    ) -> None:
+        sid, version = job.session_id, job.serving_version
         last_kv = 0.0
         async for msg in follow_subject(
             js, STREAM_GRID, subject("grid", sid), stopping=self.ctx.stopping
@@ -201,8 +228,7 @@ class ScorerService:
             try:
                 header, body = decode_frame(msg.data)
                 if isinstance(header, StreamEnd):
-                    while pending:
-                        await asyncio.wait_for(pending.popleft(), 10)
+                    await window.settle()
                     end = StreamEnd(sid, header.reason, header.count, header.message)
                     await js.publish(
                         out_subj,
@@ -230,12 +256,8 @@ class ScorerService:
             if header.bin_seq <= last_bin:
                 continue
             payload = score_payload(sid, version, header.bin_seq, result, header.source_pub_wall_ns)
-            fut = await js.publish_async(
-                out_subj, payload, headers={"Nats-Msg-Id": msg_id(sid, version, header.bin_seq)}
-            )
-            pending.append(fut)
-            while len(pending) > PUBLISH_WINDOW or (pending and pending[0].done()):
-                await asyncio.wait_for(pending.popleft(), 10)
+            fut = await publisher.publish(out_subj, payload, msg_id(sid, version, header.bin_seq))
+            await window.add(header.bin_seq, fut, len(payload))
             now = time.monotonic()
             if now - last_kv > KV_UPDATE_S:
                 last_kv = now
