@@ -354,16 +354,6 @@ def state_code(v, thr):
     return np.int8(int64(v > thr) - int64(v < -thr))
 
 
-@njit(cache=True, inline="always", error_model="numpy")
-def _pick(d1, d2, d3, j, i):
-    # element i of input j (d1, d2 or d3), without building a stacked copy of the inputs
-    if j == 0:
-        return d1[i]
-    if j == 1:
-        return d2[i]
-    return d3[i]
-
-
 def _update_signatures() -> list:
     """spectrum_update's two compiled signatures: inputs writable, or all three read-only
     (columns decoded from Arrow are read-only views of the message)."""
@@ -398,9 +388,10 @@ def spectrum_update(d1, d2, d3, fstate, istate, score, state):
     row = ring[head]
     n_cells = d1.shape[0]
     zc = np.empty((3, n_cells))  # never borrowed: it is this call's own array
-    for c in range(n_cells):
-        for j in range(3):  # one call site: the inlined window step is compiled once
-            x = ring_value(_pick(d1, d2, d3, j, c))
+    for j in range(3):  # windows in memory order: derivative, then cell
+        dj = d1 if j == 0 else (d2 if j == 1 else d3)
+        for c in range(n_cells):  # one call site: the inlined window step is compiled once
+            x = ring_value(dj[c])
             zc[j, c] = window_push_z(
                 srt[j, c], piv[j, c], count, split, j, c, row[j, c], x, min_periods
             )
