@@ -48,15 +48,16 @@ class SpectrumScorer:
         W = int(scoring.zscore_window_bins)
         C = self.n_cells
         Wb, P, n_f, n_i = kernels.state_layout(W, C)
-        # the whole state in two flat buffers (kernels' module docstring); named views
+        # the whole state in two flat buffers (kernels' module docstring), set through the
+        # kernels' own views of them
         self._fstate = np.empty(n_f, dtype=np.float64)
         self._istate = np.zeros(n_i, dtype=np.int64)
-        ring, srt, piv, params, _, _, meta = _views(self._fstate, self._istate, W, Wb, P, C)
+        self._istate[1:6] = (W, Wb, P, int(scoring.zscore_min_periods), C)
+        ring, srt, piv, params, _, _, _ = kernels.state_views(self._fstate, self._istate)
         ring[...] = np.nan
         srt[...] = np.inf  # sorted windows padded with +inf to whole blocks
         piv[...] = np.inf  # and each block's first value
         params[...] = _params(scoring)
-        meta[1:6] = (W, Wb, P, int(scoring.zscore_min_periods), C)
 
     @property
     def n_seen(self) -> int:
@@ -115,23 +116,6 @@ def _readonly(x: np.ndarray) -> np.ndarray:
     view = x.view()
     view.flags.writeable = False
     return view
-
-
-def _views(fstate: np.ndarray, istate: np.ndarray, W: int, Wb: int, P: int, C: int):
-    """Named numpy views of the state buffers (the layout of ``kernels.state_views``)."""
-    e1 = W * 3 * C
-    e2 = e1 + 3 * C * Wb
-    e3 = e2 + 3 * C * P
-    m = kernels.META
-    return (
-        fstate[:e1].reshape(W, 3, C),
-        fstate[e1:e2].reshape(3, C, Wb),
-        fstate[e2:e3].reshape(3, C, P),
-        fstate[e3 : e3 + kernels.N_PARAMS],
-        istate[m : m + 3 * C].reshape(3, C),
-        istate[m + 3 * C : m + 6 * C].reshape(3, C),
-        istate[:m],
-    )
 
 
 def _derivatives(grid: GridFrames | Mapping[str, np.ndarray], caller: str) -> list[np.ndarray]:
