@@ -36,7 +36,12 @@ from spymaster_replay.batches import (
     warmup_progress,
 )
 from spymaster_shared.bus.framing import decode_frame, decode_json, encode_frame, encode_json
-from spymaster_shared.bus.jetstream import PublishUnacked, PublishWindow, last_frame
+from spymaster_shared.bus.jetstream import (
+    AckedPublisher,
+    PublishUnacked,
+    PublishWindow,
+    last_frame,
+)
 from spymaster_shared.bus.messages import (
     MboBatch,
     SessionInfo,
@@ -277,7 +282,6 @@ class ReplayService:
         return header.batch_seq + 1, False
 
     async def publish_session(self, info: SessionInfo) -> None:
-        js = self.ctx.js
         sid = info.session_id
         subj = subject("mbo", sid)
         spec = PipelineSpec.model_validate(info.pipeline)
@@ -300,6 +304,10 @@ class ReplayService:
                 batches, cfg.capture_start_ns, int(PACE_SLICE_NS * info.speed), cfg.cell_width_ns
             )
         kv_writer = _LatestWriter(self.put_session)
+        # acks on an inbox of our own (shared/bus/jetstream.py): an error ack fails at once,
+        # where nats-py's publish_async future never resolves
+        publisher = AckedPublisher(self.ctx.nc)
+        await publisher.start()
         try:
             async with Prefetch(batches, PREFETCH_BATCHES) as ahead:
                 async for batch in ahead:
@@ -321,13 +329,8 @@ class ReplayService:
                         sid, seq, len(batch), first, last_ts, warmup, _now(), len(body)
                     )
                     payload = encode_frame(header, body)
-                    fut = await js.publish_async(
-                        subj,
-                        payload,
-                        headers={
-                            "Nats-Msg-Id": msg_id(sid, seq),
-                            "Vp-Warmup": "1" if warmup else "0",
-                        },
+                    fut = await publisher.publish(
+                        subj, payload, msg_id(sid, seq), {"Vp-Warmup": "1" if warmup else "0"}
                     )
                     await window.add(seq, fut, len(payload))
                     self.batches_published += 1
@@ -351,10 +354,12 @@ class ReplayService:
                         # a KV put waits for its ack behind every publish in flight: never on
                         # the publishing path (one put at a time, the latest state wins)
                         kv_writer.put(info)
+            await window.settle()
         except BaseException:
             kv_writer.cancel()  # a stale progress write must not land after a stop/failure
             raise
-        await window.settle()
+        finally:
+            await publisher.stop()
         await kv_writer.close()
         await self.publish_end(sid, "complete", seq + 1)
         info = _update(

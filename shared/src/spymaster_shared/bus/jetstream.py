@@ -223,15 +223,18 @@ class AckedPublisher:
             fut.cancel()
         self._futures.clear()
 
-    async def publish(self, subj: str, payload: bytes, msg_id: str) -> asyncio.Future[None]:
+    async def publish(
+        self, subj: str, payload: bytes, msg_id: str, headers: dict[str, str] | None = None
+    ) -> asyncio.Future[None]:
+        """Publish with the de-duplication id ``msg_id`` (and any other ``headers``);
+        returns the future of its ack."""
         self._n += 1
         token = str(self._n)
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._futures[token] = fut
         fut.add_done_callback(lambda _f: self._futures.pop(token, None))
-        await self._nc.publish(
-            subj, payload, reply=f"{self._inbox}.{token}", headers={"Nats-Msg-Id": msg_id}
-        )
+        hdrs = {"Nats-Msg-Id": msg_id} if headers is None else {**headers, "Nats-Msg-Id": msg_id}
+        await self._nc.publish(subj, payload, reply=f"{self._inbox}.{token}", headers=hdrs)
         return fut
 
     async def _on_ack(self, msg: Msg) -> None:
