@@ -187,30 +187,20 @@ def _mad_at_split(a, n, med, i):
     even n the MAD is its mean with the (n//2 - 1)-th, the larger of the second-to-last taken on
     each side and the smaller last-taken one (``np.median``'s mean of the two middle values).
     """
-    h = n >> 1
-    j = h + 1 - i
-    kth = -np.inf
-    if i > 0:
-        kth = _dev_left(a, h, med, i - 1)
-    if j > 0:
-        v = _dev_right(a, h, med, j - 1)
-        if v > kth:
-            kth = v
+    one = uint64(1)
+    h = uint64(n) >> one
+    i = uint64(i)  # unsigned indices: no negative-index wraparound code
+    j = h + one - i
+    left = med - a[h - i] if i > 0 else -np.inf  # L(i - 1), the last taken on the left
+    right = a[h + j - one] - med if j > 0 else -np.inf  # R(j - 1), on the right
+    kth = max(left, right)
     if n & 1:
         return kth
-    prev = -np.inf
-    if i > 0 and j > 0:
-        a_last = _dev_left(a, h, med, i - 1)
-        b_last = _dev_right(a, h, med, j - 1)
-        prev = min(a_last, b_last)
-    if i > 1:
-        v = _dev_left(a, h, med, i - 2)
-        if v > prev:
-            prev = v
-    if j > 1:
-        v = _dev_right(a, h, med, j - 2)
-        if v > prev:
-            prev = v
+    prev = min(left, right)  # -inf unless both sides have one
+    if i > one:
+        prev = max(prev, med - a[h + one - i])  # L(i - 2)
+    if j > one:
+        prev = max(prev, a[h + j - uint64(2)] - med)  # R(j - 2)
     return (prev + kth) / 2.0
 
 
@@ -284,20 +274,7 @@ def sorted_mad_near(a, n, med, i0):
     # fewer while the last taken left one L(i - 1) is above the next right one
     while i > lo and med - a[h - i] > a[h + h + one - i] - med:
         i -= one
-    j = h + one - i
-    # the k-th smallest deviation: the larger of the last taken on each side
-    left = med - a[h - i] if i > 0 else -np.inf  # L(i - 1)
-    right = a[h + j - one] - med if j > 0 else -np.inf  # R(j - 1)
-    kth = max(left, right)
-    if un & one:
-        return kth, int64(i)
-    # even n: mean with the (k-1)-th, the second largest taken
-    prev = min(left, right)
-    if i > one:
-        prev = max(prev, med - a[h + one - i])  # L(i - 2)
-    if j > one:
-        prev = max(prev, a[h + j - uint64(2)] - med)  # R(j - 2)
-    return (prev + kth) / 2.0, int64(i)
+    return _mad_at_split(a, n, med, i), int64(i)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
