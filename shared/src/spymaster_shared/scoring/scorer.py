@@ -79,7 +79,7 @@ class SpectrumScorer:
             )
             bad = next((k + 1 for k, x in enumerate((d1, d2, d3)) if x.ndim != 1), 0)
             if not bad:
-                bad = kernels.spectrum_update(d1, d2, d3, self._fstate, self._istate, score, state)
+                bad = _spectrum_update(d1, d2, d3, self._fstate, self._istate, score, state)
         if bad:  # the kernel checks lengths before it changes anything
             raise ValueError(
                 f"{DERIVATIVE_COLUMNS[bad - 1]} must have shape ({self.n_cells},), "
